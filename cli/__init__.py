@@ -1,0 +1,1 @@
+"""The ``dataprep`` command line (imported as ``dataprep.cli``)."""

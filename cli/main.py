@@ -1,0 +1,188 @@
+"""The ``dataprep`` command: a thin layer over the Python API.
+
+Exit codes: 0 success; 2 a usage or recipe error (bad key, unreachable scheduler, output
+already there), with a message that names the file, the key and the fix; 1 a run failure.
+Tracebacks are shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from dataprep.executor import ExecutorError
+from dataprep.io.inputs import InputError
+from dataprep.pipeline import LedgerError, OutputExistsError, Pipeline, RunError
+from dataprep.recipe import RecipeError, load_recipe
+
+USAGE_ERRORS = (RecipeError, OutputExistsError, ExecutorError, InputError)
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        raise exc
+    code = 2 if isinstance(exc, USAGE_ERRORS) else 1
+    prefix = "error" if code == 2 else "run failed"
+    click.echo(f"{prefix}: {exc}", err=True)
+    if code == 1:
+        click.echo("(run again with --debug for the traceback)", err=True)
+    sys.exit(code)
+
+
+def _user_modules_importable() -> None:
+    # `module:Class` stages of the user's own are looked up from the current directory, as
+    # `python -m` would; LocalCluster workers inherit this path.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dataprep")
+def main() -> None:
+    """dataprep: raw web data to training-ready token streams, on Dask over Parquet.
+
+    \b
+    Examples:
+      dataprep validate recipes/quickstart.yaml
+      dataprep run recipes/quickstart.yaml --overwrite
+      dataprep run recipes/quickstart.yaml --set stages.1.langid.min_score=0.5 --workers 4
+      dataprep inspect out/quickstart
+    """
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="override a recipe value, e.g. --set stages.1.langid.min_score=0.5 (repeatable)")
+@click.option("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+@click.option("--workers", type=click.IntRange(min=1), help="workers of the local cluster (overrides executor.workers)")
+@click.option("--resume", is_flag=True, help="continue an interrupted run in the same output folder")
+@click.option("--overwrite", is_flag=True, help="delete the previous run in the output folder first")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers: int | None,
+        resume: bool, overwrite: bool, debug: bool) -> None:
+    """Run RECIPE (YAML) and write its output folder.
+
+    \b
+    Examples:
+      dataprep run recipes/quickstart.yaml
+      dataprep run recipes/quickstart.yaml --resume
+      dataprep run recipes/quickstart.yaml --scheduler tcp://127.0.0.1:8786
+    """
+    from dataprep.progress import default_progress
+
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    _user_modules_importable()
+    extra = list(overrides)
+    if scheduler:
+        extra.append(f"executor.scheduler={scheduler}")
+    if workers:
+        extra.append(f"executor.workers={workers}")
+    progress = None
+    try:
+        pipeline = Pipeline.from_recipe(load_recipe(recipe, extra))
+        progress = default_progress()
+        result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress)
+    except (*USAGE_ERRORS, RunError, LedgerError, OSError) as exc:
+        if progress is not None:
+            progress.stop()
+        _fail(exc, debug)
+        return
+    stats = result.stats
+    removed = sum(sum(s["removed"].values()) for s in stats["stages"])
+    quarantined = sum(stats["input"]["quarantined"].values())
+    out = os.path.abspath(result.output) if "://" not in result.output else result.output
+    click.echo(f"{pipeline.name}: {stats['input']['inputs']} inputs -> {stats['output']['docs']} documents kept, "
+               f"{removed} removed, {quarantined} quarantined in {result.seconds:.1f}s"
+               + (f" ({result.skipped_shards} shards resumed)" if result.skipped_shards else ""))
+    click.echo(f"output: {out}/data  (stats: {out}/stats.json)")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a recipe value (repeatable)")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
+    """Check RECIPE without running it: keys, types, stage names and parameters, inputs.
+
+    \b
+    Example:
+      dataprep validate recipes/quickstart.yaml --set stages.1.langid.min_score=0.5
+    """
+    _user_modules_importable()
+    try:
+        parsed = load_recipe(recipe, list(overrides))
+    except USAGE_ERRORS as exc:
+        _fail(exc, debug)
+        return
+    names = ", ".join(t.stage_name() for t in parsed.transforms()) or "(no stages)"
+    click.echo(f"{recipe}: ok -- {parsed.name}: {parsed.input.format} input, stages: {names}")
+
+
+def _short(value: Any, width: int = 100) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@main.command()
+@click.argument("path")
+@click.option("--samples", default=3, show_default=True, help="sample documents to show")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def inspect(path: str, samples: int, debug: bool) -> None:
+    """Show counts, schema and samples of a run folder or a Parquet dataset.
+
+    \b
+    Examples:
+      dataprep inspect out/quickstart
+      dataprep inspect out/quickstart/removed/00-extract
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from dataprep.inspection import describe_dataset, describe_run
+
+    console = Console()
+    try:
+        run_info = describe_run(path)
+        data = run_info["data"] if run_info else describe_dataset(path, samples)
+        if run_info and data:
+            data = describe_dataset(f"{path}/data", samples)
+    except (OSError, ValueError) as exc:
+        _fail(exc, debug)
+        return
+    if run_info:
+        stats = run_info["stats"]
+        table = Table(title=f"run {path}")
+        for col in ("stage", "docs in", "docs out", "removed (by reason)", "seconds"):
+            table.add_column(col)
+        inp = stats["input"]
+        table.add_row("read", str(inp["inputs"]), str(inp["docs"]),
+                      ", ".join(f"{k}: {v}" for k, v in inp["quarantined"].items()) or "-", f"{inp['seconds']:.2f}")
+        for s in stats["stages"]:
+            table.add_row(f"{s['index']:02d} {s['stage']}", str(s["docs_in"]), str(s["docs_out"]),
+                          ", ".join(f"{k}: {v}" for k, v in s["removed"].items()) or "-", f"{s['seconds']:.2f}")
+        console.print(table)
+        console.print(f"removed rows: {run_info['removed']}   quarantined rows: {run_info['quarantine']}")
+    if data is None:
+        console.print("no data/ folder")
+        return
+    console.print(f"[bold]{data['path']}[/bold]: {data['rows']} rows in {data['files']} files")
+    if data["schema"] is not None:
+        console.print("schema:")
+        for field in data["schema"]:
+            console.print(f"  {field.name}: {field.type}")
+    for i, row in enumerate(data["samples"]):
+        console.print(f"[bold]sample {i}[/bold]")
+        for k, v in row.items():
+            console.print(f"  {k}: {_short(v)}", markup=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The Dask client a run executes on: a LocalCluster started for the run, or an existing
+scheduler by address.  Dask does all scheduling, retries after worker loss, and data
+placement; this module only starts or connects, and turns failures into clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator
+
+from dataprep.recipe import ExecutorSpec
+
+
+class ExecutorError(RuntimeError):
+    """The cluster could not be started or reached (raised before any work)."""
+
+
+@contextlib.contextmanager
+def dask_client(spec: ExecutorSpec) -> Iterator["distributed.Client"]:  # noqa: F821
+    """Yield a connected ``distributed.Client``; a LocalCluster is closed on exit."""
+    import distributed
+
+    if spec.scheduler == "local":
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=spec.workers,
+                threads_per_worker=spec.threads_per_worker,
+                processes=True,
+                memory_limit=spec.memory_limit,
+                dashboard_address=":0" if spec.dashboard else None,
+                silence_logs=logging.ERROR,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise ExecutorError(f"executor: could not start a local Dask cluster: {exc}") from exc
+        with cluster, distributed.Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = distributed.Client(spec.scheduler, timeout=spec.connect_timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ExecutorError(
+            f"executor.scheduler: cannot reach the Dask scheduler at {spec.scheduler} within "
+            f"{spec.connect_timeout:g}s ({exc}); start one with `dask scheduler` (and workers with "
+            f"`dask worker {spec.scheduler}`), or use scheduler: local"
+        ) from exc
+    with client:
+        if not client.scheduler_info().get("workers"):
+            with contextlib.suppress(Exception):
+                client.wait_for_workers(1, timeout=spec.connect_timeout)
+        if not client.scheduler_info().get("workers"):
+            raise ExecutorError(f"executor.scheduler: the scheduler at {spec.scheduler} has no workers; "
+                                f"start some with `dask worker {spec.scheduler}`")
+        yield client

@@ -1,0 +1,306 @@
+"""Readers: one shard's pieces in, batches of documents (and quarantined inputs) out.
+
+Every reader yields :class:`ReadBatch` es of at most ``batch_size`` documents, streaming, so
+a task's memory does not grow with the size of its input.  What cannot become a document is
+not dropped: it becomes a quarantine row with a ``reason`` and the error, and the first
+``QUARANTINE_RAW_LIMIT`` bytes of what was read, so the run's ledger holds
+(inputs = documents + quarantined).
+
+Document ids are derived from ``source``, which is the input path relative to the input's
+base folder plus the position of the record (``:byte-offset`` for lines, ``#n`` for the n-th
+WARC response or Parquet row), so ids are stable across runs and independent of sharding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import fsspec
+import pyarrow as pa
+
+from dataprep.io.inputs import InputSpec, Piece, Shard, _is_compressed
+from dataprep.schema import DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, TEXT, document_id
+
+QUARANTINE_RAW_LIMIT = 64 * 1024
+
+
+@dataclass
+class ReadBatch:
+    docs: pa.Table
+    quarantine: pa.Table
+
+
+class _Batcher:
+    """Accumulates document rows and quarantine rows; emits ReadBatches of bounded size."""
+
+    def __init__(self, schema: pa.Schema, batch_size: int) -> None:
+        self.schema = schema
+        self.batch_size = batch_size
+        self.rows: dict[str, list[Any]] = {f.name: [] for f in schema}
+        self.bad: list[dict[str, Any]] = []
+        self.bytes = 0
+
+    def add(self, source: str, text: str, doc_id: str | None = None, **extra: Any) -> None:
+        self.rows["id"].append(doc_id if doc_id is not None else document_id(source))
+        self.rows["text"].append(text)
+        self.rows["source"].append(source)
+        for k in self.schema.names[3:]:
+            self.rows[k].append(extra.get(k))
+
+    def quarantine(self, source: str, reason: str, error: str, raw: bytes | None = None, raw_size: int | None = None) -> None:
+        self.bad.append({
+            "id": document_id(source), "source": source, "reason": reason, "error": error[:2000],
+            "raw_size": raw_size if raw_size is not None else (len(raw) if raw is not None else None),
+            "raw": raw[:QUARANTINE_RAW_LIMIT] if raw is not None else None,
+        })
+
+    def full(self) -> bool:
+        return len(self.rows["id"]) + len(self.bad) >= self.batch_size
+
+    def emit(self) -> ReadBatch:
+        batch = ReadBatch(pa.table(self.rows, schema=self.schema), pa.Table.from_pylist(self.bad, schema=QUARANTINE_SCHEMA))
+        self.rows = {f.name: [] for f in self.schema}
+        self.bad = []
+        return batch
+
+
+def read_shard(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
+    """Yield the documents of one shard in batches (see the module docstring)."""
+    reader = {"html": _read_html, "text": _read_text, "jsonl": _read_jsonl, "warc": _read_warc, "parquet": _read_parquet}[spec.format]
+    yield from reader(shard, spec)
+
+
+def _open(piece: Piece, spec: InputSpec):
+    return fsspec.open(piece.path, "rb", compression="infer", **spec.storage_options)
+
+
+# -- whole-file formats ------------------------------------------------------------------
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:65536]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return False  # a byte-order mark: UTF-16/UTF-8 text
+    if b"\x00" in head:
+        return True
+    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return control > 0.05 * max(len(head), 1)
+
+
+def _whole_files(shard: Shard, spec: InputSpec, schema: pa.Schema, decode) -> Iterator[ReadBatch]:
+    batcher = _Batcher(schema, spec.batch_size)
+    for piece in shard.pieces:
+        source = piece.relpath
+        try:
+            with _open(piece, spec) as f:
+                data = f.read()
+        except EOFError as exc:
+            batcher.quarantine(source, "truncated_input", f"{type(exc).__name__}: {exc}", raw_size=piece.size)
+        except Exception as exc:  # noqa: BLE001 - any unreadable input is quarantined, not fatal
+            batcher.quarantine(source, "read_error", f"{type(exc).__name__}: {exc}", raw_size=piece.size)
+        else:
+            if not data.strip():
+                batcher.quarantine(source, "empty_file", f"file has {len(data)} bytes and no content", raw=data)
+            elif _looks_binary(data):
+                batcher.quarantine(source, "binary_content", "NUL or control bytes: not a text file", raw=data)
+            else:
+                try:
+                    batcher.add(source, decode(data))
+                except UnicodeDecodeError as exc:
+                    batcher.quarantine(source, "invalid_utf8", str(exc), raw=data)
+        if batcher.full():
+            yield batcher.emit()
+    yield batcher.emit()
+
+
+def _decode_html(data: bytes) -> str:
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    # Web pages often lie about or omit their encoding: detect it, as browsers do.
+    return bytes_to_str(data, detect_encoding(data))
+
+
+def _read_html(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
+    yield from _whole_files(shard, spec, DOCUMENT_SCHEMA, _decode_html)
+
+
+def _read_text(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
+    if spec.unit == "file":
+        yield from _whole_files(shard, spec, DOCUMENT_SCHEMA, lambda b: b.decode("utf-8"))
+    else:
+        yield from _lines(shard, spec, DOCUMENT_SCHEMA, _text_line)
+
+
+# -- line-based formats ------------------------------------------------------------------
+
+
+def _iter_lines(piece: Piece, spec: InputSpec) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) for the lines that start inside the piece's byte range."""
+    with _open(piece, spec) as f:
+        pos = 0
+        if piece.start > 0 and not _is_compressed(piece.path):
+            f.seek(piece.start - 1)
+            pos = piece.start - 1 + len(f.readline())  # finish the line that straddles start
+        end = piece.end if piece.end is not None and not _is_compressed(piece.path) else None
+        while end is None or pos < end:
+            line = f.readline()
+            if not line:
+                break
+            yield pos, line
+            pos += len(line)
+
+
+def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse) -> Iterator[ReadBatch]:
+    batcher = _Batcher(schema, spec.batch_size)
+    for piece in shard.pieces:
+        pos = piece.start
+        try:
+            for pos, line in _iter_lines(piece, spec):
+                if not line.strip():
+                    continue  # blank lines are separators, not documents
+                parse(batcher, f"{piece.relpath}:{pos}", line, spec)
+                if batcher.full():
+                    yield batcher.emit()
+        except EOFError as exc:
+            batcher.quarantine(f"{piece.relpath}@truncated", "truncated_input",
+                               f"{type(exc).__name__}: {exc} (after offset {pos})", raw_size=piece.size)
+        except Exception as exc:  # noqa: BLE001
+            batcher.quarantine(f"{piece.relpath}@error", "read_error",
+                               f"{type(exc).__name__}: {exc} (after offset {pos})", raw_size=piece.size)
+    yield batcher.emit()
+
+
+def _text_line(batcher: _Batcher, source: str, line: bytes, spec: InputSpec) -> None:
+    try:
+        batcher.add(source, line.rstrip(b"\r\n").decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        batcher.quarantine(source, "invalid_utf8", str(exc), raw=line)
+
+
+def _jsonl_schema(spec: InputSpec) -> pa.Schema:
+    schema = DOCUMENT_SCHEMA
+    for name in spec.keep_fields:
+        schema = schema.append(pa.field(name, pa.string()))
+    return schema
+
+
+def _as_column_value(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _jsonl_line(batcher: _Batcher, source: str, line: bytes, spec: InputSpec) -> None:
+    try:
+        record = json.loads(line)
+    except UnicodeDecodeError as exc:
+        return batcher.quarantine(source, "invalid_utf8", str(exc), raw=line)
+    except ValueError as exc:
+        return batcher.quarantine(source, "invalid_json", str(exc), raw=line)
+    if not isinstance(record, dict):
+        return batcher.quarantine(source, "invalid_json", f"expected an object, got {type(record).__name__}", raw=line)
+    text = record.get(spec.text_field)
+    if text is None:
+        return batcher.quarantine(source, "missing_text_field", f"no field {spec.text_field!r} (input.text_field)", raw=line)
+    if not isinstance(text, str):
+        return batcher.quarantine(source, "text_not_string", f"{spec.text_field!r} is {type(text).__name__}", raw=line)
+    doc_id = _as_column_value(record.get(spec.id_field)) if spec.id_field else None
+    batcher.add(source, text, doc_id, **{k: _as_column_value(record.get(k)) for k in spec.keep_fields})
+
+
+def _read_jsonl(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
+    yield from _lines(shard, spec, _jsonl_schema(spec), _jsonl_line)
+
+
+# -- WARC ---------------------------------------------------------------------------------
+
+WARC_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("url", pa.string())).append(
+    pa.field("warc_record_id", pa.string())).append(pa.field("content_type", pa.string()))
+
+
+def _read_warc(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
+    """Response records become documents (HTML decoded; other content types are kept with
+    their ``content_type`` for the extract stage to judge); request, metadata and warcinfo
+    records are not documents and are not counted."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    batcher = _Batcher(WARC_SCHEMA, spec.batch_size)
+    for piece in shard.pieces:
+        n = 0
+        try:
+            with fsspec.open(piece.path, "rb", **spec.storage_options) as f:
+                for record in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True):
+                    source = f"{piece.relpath}#{n}"
+                    n += 1
+                    payload = record.reader.read()
+                    content_type = (record.http_content_type or "").lower() or None
+                    if not payload.strip():
+                        batcher.add(source, "", url=record.headers.get("WARC-Target-URI"),
+                                    warc_record_id=record.record_id, content_type=content_type)
+                    elif _looks_binary(payload) and not (content_type or "").startswith("text/"):
+                        batcher.quarantine(source, "binary_content", f"response of type {content_type}", raw=payload)
+                    else:
+                        batcher.add(source, _decode_html(payload), url=record.headers.get("WARC-Target-URI"),
+                                    warc_record_id=record.record_id, content_type=content_type)
+                    if batcher.full():
+                        yield batcher.emit()
+        except Exception as exc:  # noqa: BLE001
+            reason = "truncated_input" if isinstance(exc, EOFError) else "read_error"
+            batcher.quarantine(f"{piece.relpath}#{n}@error", reason, f"{type(exc).__name__}: {exc} (after {n} records)",
+                               raw_size=piece.size)
+    yield batcher.emit()
+
+
+# -- Parquet ------------------------------------------------------------------------------
+
+
+def _read_parquet(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
+    """Every column of the input is carried; ``text_field`` becomes ``text``; an existing
+    ``id`` column (or ``id_field``) is kept as the id."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for piece in shard.pieces:
+        try:
+            with fsspec.open(piece.path, "rb", **spec.storage_options) as f:
+                pf = pq.ParquetFile(f)
+                if spec.text_field not in pf.schema_arrow.names:
+                    raise _WrongSchema(f"no column {spec.text_field!r} (input.text_field); columns: {', '.join(pf.schema_arrow.names)}")
+                groups = list(piece.row_groups) if piece.row_groups is not None else list(range(pf.num_row_groups))
+                row0 = sum(pf.metadata.row_group(i).num_rows for i in range(groups[0])) if groups else 0
+                for rb in pf.iter_batches(batch_size=spec.batch_size, row_groups=groups):
+                    table = pa.Table.from_batches([rb])
+                    sources = [f"{piece.relpath}#{row0 + i}" for i in range(table.num_rows)]
+                    row0 += table.num_rows
+                    yield ReadBatch(_parquet_documents(table, sources, spec, pc), QUARANTINE_SCHEMA.empty_table())
+        except _WrongSchema as exc:
+            yield _one_quarantined(piece, "wrong_schema", str(exc))
+        except Exception as exc:  # noqa: BLE001
+            yield _one_quarantined(piece, "read_error", f"{type(exc).__name__}: {exc}")
+
+
+class _WrongSchema(ValueError):
+    pass
+
+
+def _one_quarantined(piece: Piece, reason: str, error: str) -> ReadBatch:
+    batcher = _Batcher(DOCUMENT_SCHEMA, 1)
+    batcher.quarantine(piece.relpath, reason, error, raw_size=piece.size)
+    return batcher.emit()
+
+
+def _parquet_documents(table: pa.Table, sources: list[str], spec: InputSpec, pc) -> pa.Table:
+    text = table.column(spec.text_field).cast(pa.large_string())
+    text = pc.fill_null(text, "")
+    id_column = spec.id_field or ("id" if "id" in table.schema.names else None)
+    if id_column and id_column in table.schema.names:
+        ids = table.column(id_column).cast(pa.string())
+    else:
+        ids = pa.array([document_id(s) for s in sources], pa.string())
+    rest = [n for n in table.schema.names if n not in (spec.text_field, "id", "source", TEXT)]
+    out = pa.table({"id": ids, "text": text, "source": pa.array(sources, pa.string())}, schema=DOCUMENT_SCHEMA)
+    for name in rest:
+        out = out.append_column(table.schema.field(name), table.column(name))
+    return out

@@ -1,0 +1,111 @@
+"""Atomic Parquet shard writer.
+
+A shard file is written under a temporary name beside its final one and renamed when
+complete, so a reader (or a resumed run) never sees half a file.  Settings are fixed
+(zstd, statistics, no wall-clock metadata) so the same rows give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TMP_MARK = ".tmp-"
+COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A finished output file, as recorded in receipts and manifest.json."""
+
+    path: str  # relative to the run's output folder
+    rows: int
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+
+
+def sha256_of(fs: fsspec.AbstractFileSystem, path: str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ParquetShardWriter:
+    """Writes batches to ``root/relpath`` atomically.
+
+    The file's schema is the one given, or that of the first batch; later batches are cast
+    to it (a batch whose columns differ is an error naming both schemas).  With
+    ``always=False`` no file is created unless a row is written.
+    """
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, relpath: str,
+                 schema: pa.Schema | None = None, always: bool = True) -> None:
+        self.fs, self.root, self.relpath = fs, root.rstrip("/"), relpath
+        self.final = f"{self.root}/{relpath}"
+        self.tmp = f"{self.final}{TMP_MARK}{uuid.uuid4().hex[:8]}"
+        self.schema = schema
+        self.always = always
+        self.rows = 0
+        self._file = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.fs.makedirs(self.fs._parent(self.final), exist_ok=True)
+        self._file = self.fs.open(self.tmp, "wb")
+        self.schema = schema.remove_metadata()
+        self._writer = pq.ParquetWriter(self._file, self.schema, compression=COMPRESSION,
+                                        write_statistics=True, store_schema=True)
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0 and (self._writer is not None or not self.always):
+            return
+        if self._writer is None:
+            self._open(self.schema or table.schema)
+        if table.schema != self.schema:
+            if table.schema.names != self.schema.names:
+                raise ValueError(f"{self.relpath}: batch columns {table.schema.names} differ from the "
+                                 f"file's {self.schema.names}; a stage must add the same columns to every batch")
+            table = table.cast(self.schema)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> WrittenFile | None:
+        """Finish and rename into place; None when nothing was written (and ``always`` is off)."""
+        if self._writer is None:
+            if not self.always:
+                return None
+            self._open(self.schema or pa.schema([]))
+        self._writer.close()
+        self._file.close()
+        self.fs.mv(self.tmp, self.final)
+        size = self.fs.size(self.final)
+        return WrittenFile(self.relpath, self.rows, size, sha256_of(self.fs, self.final))
+
+    def abort(self) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                self._file.close()
+            if self.fs.exists(self.tmp):
+                self.fs.rm(self.tmp)
+        except Exception:  # noqa: BLE001 - best effort cleanup of our own temp file
+            pass
+
+
+def write_bytes_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write a small file (JSON, HTML) atomically."""
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
+    with fs.open(tmp, "wb") as f:
+        f.write(data)
+    fs.mv(tmp, path)

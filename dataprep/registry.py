@@ -1,0 +1,53 @@
+"""Stage names: built-ins by short name, anything else by ``module:Class`` import path.
+
+Built-ins are imported lazily, so validating a recipe does not load every stage's libraries.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from dataprep.transform import Transform
+
+BUILTINS: dict[str, str] = {
+    "extract": "dataprep.transforms.extract:Extract",
+    "langid": "dataprep.transforms.langid:LangId",
+}
+
+
+class StageLookupError(LookupError):
+    """A stage name that is neither a built-in nor an importable Transform."""
+
+
+def resolve_stage(name: str) -> type[Transform]:
+    """Return the Transform class a recipe's stage name refers to."""
+    target = BUILTINS.get(name)
+    if target is None:
+        if ":" not in name:
+            close = difflib.get_close_matches(name, BUILTINS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise StageLookupError(
+                f"unknown stage {name!r}; {hint}built-in stages are: {', '.join(sorted(BUILTINS))}; "
+                "a transform of your own is named 'package.module:ClassName'"
+            )
+        target = name
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StageLookupError(
+            f"cannot import module {module_name!r} for stage {name!r}: {exc}; "
+            "is it installed, or on PYTHONPATH (the current directory is searched)?"
+        ) from exc
+    obj = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise StageLookupError(f"module {module_name!r} has no attribute {attr!r} (stage {name!r})")
+    if not (isinstance(obj, type) and issubclass(obj, Transform)):
+        raise StageLookupError(
+            f"{name!r} is not a dataprep Transform (got {type(obj).__name__}); subclass "
+            "dataprep.Transform/Map/Filter or decorate a function with @dataprep.document_transform"
+        )
+    return obj

