@@ -16,10 +16,10 @@ import click
 
 from dataprep.executor import ExecutorError
 from dataprep.io.inputs import InputError
-from dataprep.pipeline import LedgerError, OutputExistsError, Pipeline, RunError
+from dataprep.pipeline import LedgerError, OutputError, Pipeline, RunError
 from dataprep.recipe import RecipeError, load_recipe
 
-USAGE_ERRORS = (RecipeError, OutputExistsError, ExecutorError, InputError)
+USAGE_ERRORS = (RecipeError, OutputError, ExecutorError, InputError)
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
@@ -33,12 +33,13 @@ def _fail(exc: BaseException, debug: bool) -> None:
     sys.exit(code)
 
 
-def _user_modules_importable() -> None:
-    # `module:Class` stages of the user's own are looked up from the current directory, as
-    # `python -m` would; LocalCluster workers inherit this path.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+def _user_modules_importable(recipe: str) -> None:
+    # `module:Class` stages of the user's own are looked up in the current directory (as
+    # `python -m` would) and beside the recipe; LocalCluster workers inherit this path.
+    for folder in (os.path.dirname(os.path.abspath(recipe)), os.getcwd()):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,7 +79,7 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
 
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
-    _user_modules_importable()
+    _user_modules_importable(recipe)
     extra = list(overrides)
     if scheduler:
         extra.append(f"executor.scheduler={scheduler}")
@@ -115,7 +116,7 @@ def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
     Example:
       dataprep validate recipes/quickstart.yaml --set stages.1.langid.min_score=0.5
     """
-    _user_modules_importable()
+    _user_modules_importable(recipe)
     try:
         parsed = load_recipe(recipe, list(overrides))
     except USAGE_ERRORS as exc:

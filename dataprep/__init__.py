@@ -6,7 +6,7 @@ Public API::
     Pipeline.load("recipes/quickstart.yaml").run(overwrite=True)
 """
 
-from dataprep.pipeline import LedgerError, OutputExistsError, Pipeline, RunError, RunResult, run_recipe
+from dataprep.pipeline import LedgerError, OutputError, OutputExistsError, Pipeline, RunError, RunResult, run_recipe
 from dataprep.recipe import Recipe, RecipeError, load_recipe
 from dataprep.transform import (
     Drop,
@@ -26,5 +26,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Pipeline", "RunResult", "run_recipe", "Recipe", "RecipeError", "load_recipe",
     "Transform", "Map", "Filter", "GlobalTransform", "Params", "StageOutput", "Drop", "document_transform",
-    "set_columns", "split_by_reason", "LedgerError", "OutputExistsError", "RunError",
+    "set_columns", "split_by_reason", "LedgerError", "OutputError", "OutputExistsError", "RunError",
 ]

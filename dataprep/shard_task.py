@@ -165,9 +165,12 @@ def combine_summaries(barrier: GlobalTransform, root: str, storage_options: dict
     return prepared(barrier).combine(tables)
 
 
-def hash_input(path: str, storage_options: dict) -> tuple[str, int, str]:
-    """(path, size, sha256) of an input file, for manifest.json; runs on a worker."""
+def hash_inputs(paths: list[str], storage_options: dict) -> list[tuple[str, int, str]]:
+    """(path, size, sha256) of input files, for manifest.json; runs on a worker."""
     from dataprep.io.writer import sha256_of
 
-    fs, _, (p,) = fsspec.get_fs_token_paths(path, storage_options=storage_options)
-    return path, fs.size(p), sha256_of(fs, p)
+    out = []
+    for path in paths:
+        fs, _, (p,) = fsspec.get_fs_token_paths(path, storage_options=storage_options)
+        out.append((path, fs.size(p), sha256_of(fs, p)))
+    return out

@@ -61,8 +61,8 @@ class LangId(Filter):
         texts = batch.column(TEXT)
         if self.params.max_chars:
             texts = pc.utf8_slice_codeunits(texts, 0, self.params.max_chars)
-        # fastText reads one line per example
-        texts = pc.replace_substring_regex(texts, r"[\r\n]+", " ").to_pylist()
+        # fastText reads one line per example; it needs Python strings, so replace in Python
+        texts = [t.replace("\n", " ").replace("\r", " ") for t in texts.to_pylist()]
         if not texts:
             return {"lang": pa.array([], pa.string()), "lang_score": pa.array([], pa.float32())}
         labels, probs = self.model.predict(texts, k=1)

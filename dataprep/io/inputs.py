@@ -35,7 +35,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet",),
     "text": (".txt", ".txt.gz", ".txt.zst", ".text"),
 }
-COMPRESSED = (".gz", ".zst", ".bz2", ".xz", ".lz4")
+COMPRESSED = (".gz", ".zst", ".bz2", ".xz")
 GLOB_CHARS = "*?["
 
 
@@ -75,6 +75,11 @@ class Piece:
     start: int = 0
     end: int | None = None  # None: to the end of the file
     row_groups: tuple[int, ...] | None = None
+
+    @property
+    def is_first(self) -> bool:
+        """True for the piece that starts its file (each file has exactly one)."""
+        return self.start == 0 and (not self.row_groups or self.row_groups[0] == 0)
 
 
 @dataclass(frozen=True)

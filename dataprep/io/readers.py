@@ -13,9 +13,12 @@ WARC response or Parquet row), so ids are stable across runs and independent of 
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import fsspec
 import pyarrow as pa
@@ -72,8 +75,30 @@ def read_shard(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
     yield from reader(shard, spec)
 
 
-def _open(piece: Piece, spec: InputSpec):
-    return fsspec.open(piece.path, "rb", compression="infer", **spec.storage_options)
+@contextlib.contextmanager
+def _open(piece: Piece, spec: InputSpec) -> Iterator[IO[bytes]]:
+    """A buffered binary stream of the piece's file, decompressed by its suffix.
+
+    zstd is opened here rather than by fsspec so that files of several frames (as written
+    by multi-threaded zstd) are read to the end, and readline() works."""
+    with fsspec.open(piece.path, "rb", **spec.storage_options) as raw:
+        if piece.path.endswith(".zst"):
+            import zstandard
+
+            reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(raw, read_across_frames=True)
+            with io.BufferedReader(reader, buffer_size=1 << 20) as f:
+                yield f
+        elif piece.path.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw) as f:
+                yield f
+        elif piece.path.endswith((".bz2", ".xz")):
+            import bz2
+            import lzma
+
+            with (bz2.BZ2File(raw) if piece.path.endswith(".bz2") else lzma.LZMAFile(raw)) as f:
+                yield f
+        else:
+            yield raw
 
 
 # -- whole-file formats ------------------------------------------------------------------
@@ -85,8 +110,11 @@ def _looks_binary(data: bytes) -> bool:
         return False  # a byte-order mark: UTF-16/UTF-8 text
     if b"\x00" in head:
         return True
-    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    control = len(head.translate(None, _TEXT_BYTES))  # bytes below 32 other than \t \n \v \f \r
     return control > 0.05 * max(len(head), 1)
+
+
+_TEXT_BYTES = bytes([9, 10, 11, 12, 13, *range(32, 256)])
 
 
 def _whole_files(shard: Shard, spec: InputSpec, schema: pa.Schema, decode) -> Iterator[ReadBatch]:
@@ -194,7 +222,7 @@ def _as_column_value(value: Any) -> str | None:
 
 def _jsonl_line(batcher: _Batcher, source: str, line: bytes, spec: InputSpec) -> None:
     try:
-        record = json.loads(line)
+        record = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return batcher.quarantine(source, "invalid_utf8", str(exc), raw=line)
     except ValueError as exc:

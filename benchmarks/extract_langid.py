@@ -1,0 +1,107 @@
+"""extract + langid: `dataprep run` with one worker against a plain loop over the same files.
+
+The plain loop is what a user would write by hand in one process: read each file, decode it,
+extract the main content with resiliparse, predict its language with fastText.  The pipeline
+is the real CLI (a LocalCluster with one worker, Parquet output, removed/ and stats, ledger
+check).  Both run on one core; the table gives docs/s and the ratio pipeline / loop, measured
+end to end (including cluster start-up) and for the processing alone (the time the worker
+spent reading, extracting and identifying, from stats.json).
+
+    .venv/bin/python benchmarks/extract_langid.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import WORK, corpus_stats, debian_html_corpus, replicated  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def direct_loop(folder: Path) -> tuple[float, int]:
+    import fasttext
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+    from resiliparse.parse.html import HTMLTree
+
+    from dataprep.transforms.langid import default_model_path
+
+    fasttext.FastText.eprint = lambda *a, **k: None
+    model = fasttext.load_model(default_model_path())
+    t0 = time.perf_counter()
+    kept = 0
+    for path in sorted(folder.rglob("*.html")):
+        data = path.read_bytes()
+        tree = HTMLTree.parse(bytes_to_str(data, detect_encoding(data)))
+        text = extract_plain_text(tree, main_content=True, alt_texts=False, noscript=False, comments=False).strip()
+        if not text:
+            continue
+        labels, _ = model.predict([text.replace("\n", " ")], k=1)
+        kept += labels[0][0] == "__label__en"
+    return time.perf_counter() - t0, kept
+
+
+def pipeline_run(folder: Path, out: Path) -> tuple[float, float, int]:
+    recipe = {
+        "name": "bench-extract-langid",
+        "input": {"path": str(folder / "**" / "*.html"), "format": "html", "shard_size": "8MB"},
+        "output": {"path": str(out)},
+        "executor": {"workers": 1},
+        "stages": [{"extract": {}}, {"langid": {"keep": ["en"]}}],
+    }
+    path = WORK / "extract_langid.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    if out.exists():
+        shutil.rmtree(out)
+    t0 = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "dataprep"), "run", str(path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    stats = json.loads((out / "stats.json").read_text())
+    busy = stats["input"]["seconds"] + sum(s["seconds"] for s in stats["stages"])
+    return wall, busy, stats["output"]["docs"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the median is shown")
+    parser.add_argument("--copies", type=int, default=3, help="copies of the corpus side by side (amortises start-up)")
+    args = parser.parse_args()
+    folder = replicated(debian_html_corpus(), args.copies)
+    pages, size = corpus_stats(folder)
+    print(f"corpus: {pages} HTML pages, {size / 1e6:.1f} MB (Debian python3.11-doc x{args.copies})")
+    loop, pipe_wall, pipe_busy = [], [], []
+    for _ in range(args.repeat):
+        seconds, kept_loop = direct_loop(folder)
+        loop.append(seconds)
+        wall, busy, kept_pipe = pipeline_run(folder, WORK / "out-extract-langid")
+        pipe_wall.append(wall)
+        pipe_busy.append(busy)
+    assert kept_loop == kept_pipe, f"the two disagree on what they keep: {kept_loop} vs {kept_pipe}"
+    rows = [
+        ("plain loop (resiliparse + fastText)", statistics.median(loop)),
+        ("dataprep run, 1 worker, end to end", statistics.median(pipe_wall)),
+        ("dataprep run, 1 worker, processing", statistics.median(pipe_busy)),
+    ]
+    base = pages / rows[0][1]
+    print(f"{'method':40} {'seconds':>8} {'docs/s':>8} {'ratio vs loop':>14}")
+    for name, seconds in rows:
+        rate = pages / seconds
+        print(f"{name:40} {seconds:8.2f} {rate:8.1f} {rate / base:14.2f}")
+    print(f"kept (lang=en): {kept_pipe} of {pages}; median of {args.repeat} runs; cores: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Transforms used by the tests, referred to from recipes as ``tests.helpers.transforms:Name``."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import Drop, Filter, GlobalTransform, Map, Params, StageOutput, document_transform, split_by_reason
+
+
+class SleepParams(Params):
+    seconds: float = 0.0
+
+
+class Sleep(Map):
+    """Waits per batch (to make runs long enough to kill) and changes nothing."""
+
+    Params = SleepParams
+
+    def map(self, batch: pa.Table) -> pa.Table:
+        time.sleep(self.params.seconds)
+        return batch
+
+
+class CountSetupParams(Params):
+    log_dir: str
+
+
+class CountSetup(Map):
+    """Records each setup() call as a file named after the process id (models load once per worker)."""
+
+    Params = CountSetupParams
+
+    def setup(self) -> None:
+        self.token = f"{os.getpid()}-{time.time_ns()}"
+        with open(os.path.join(self.params.log_dir, self.token), "w"):
+            pass
+
+    def map(self, batch: pa.Table) -> pa.Table:
+        assert self.token  # set by setup on this worker
+        return batch
+
+
+class MinLengthParams(Params):
+    chars: int = 1
+
+
+class MinLength(Filter):
+    """Keeps documents with at least ``chars`` characters; stores ``n_chars``."""
+
+    Params = MinLengthParams
+    reason = "min_length:too_short"
+
+    def score(self, batch: pa.Table) -> dict[str, pa.Array]:
+        return {"n_chars": pc.utf8_length(batch.column("text")).cast(pa.int64())}
+
+    def keep(self, scored: pa.Table) -> pa.Array:
+        return pc.greater_equal(scored.column("n_chars"), self.params.chars)
+
+
+class BelowMedian(GlobalTransform):
+    """A barrier: removes documents shorter than the median length over the whole corpus."""
+
+    def summarize(self, batch: pa.Table) -> pa.Table:
+        return pa.table({"n": pc.utf8_length(batch.column("text")).cast(pa.int64())})
+
+    def combine(self, summaries: list[pa.Table]) -> Any:
+        lengths = pa.concat_tables(summaries).column("n")
+        return sorted(lengths.to_pylist())[len(lengths) // 2] if len(lengths) else 0
+
+    def apply(self, batch: pa.Table, state: Any) -> StageOutput:
+        short = pc.less(pc.utf8_length(batch.column("text")), state)
+        reasons = pc.if_else(short, pa.scalar("below_median"), pa.scalar(None, pa.string()))
+        return split_by_reason(batch, reasons)
+
+
+@document_transform(columns={"shouted": pa.bool_()})
+def shout(doc: dict, marks: int = 1) -> Any:
+    """Upper-cases titles; drops documents without one."""
+    if not doc.get("title"):
+        return Drop("shout:no_title")
+    return {"title": doc["title"].upper() + "!" * marks, "shouted": True}
+
+
+class FailParams(Params):
+    when_source_contains: str = "never"
+
+
+class Fail(Map):
+    """Raises inside a worker (to test how a failing stage is reported)."""
+
+    Params = FailParams
+
+    def map(self, batch: pa.Table) -> pa.Table:
+        if any(self.params.when_source_contains in s for s in batch.column("source").to_pylist()):
+            raise ValueError("boom from a user stage")
+        return batch

@@ -1,0 +1,85 @@
+"""Resume after a real kill: SIGKILL the whole `dataprep run` process group part-way, then
+`--resume`, and get byte-identical output to an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import DATAPREP, REPO, SAMPLE_WEB, output_bytes, run_cli, write_recipe
+
+
+def slow_recipe(out: Path) -> dict:
+    return {
+        "name": "slow",
+        "input": {"path": str(SAMPLE_WEB / "**" / "*.html"), "format": "html", "shard_size": "16KB"},
+        "output": {"path": str(out)},
+        "executor": {"workers": 2},
+        "stages": [{"tests.helpers.transforms:Sleep": {"seconds": 0.08}}, {"extract": {}},
+                   {"langid": {"keep": ["en", "de", "fr", "es"]}}],
+    }
+
+
+def receipts(out: Path) -> int:
+    return len(list((out / "stages").rglob("*.receipt.json"))) if (out / "stages").exists() else 0
+
+
+def test_kill_then_resume_gives_identical_output(tmp_path: Path):
+    ref = tmp_path / "ref"
+    res = run_cli("run", str(write_recipe(tmp_path / "ref.yaml", slow_recipe(ref))))
+    assert res.returncode == 0, res.stderr
+    total = json.loads((ref / "stats.json").read_text())["run"]["shards"]
+    assert total > 40
+
+    out = tmp_path / "killed"
+    recipe = write_recipe(tmp_path / "killed.yaml", slow_recipe(out))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([*DATAPREP, "run", str(recipe)], cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while receipts(out) < 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    done_before = receipts(out)
+    assert 10 <= done_before < total, "the kill should land part-way"
+    assert not (out / "stats.json").exists()
+
+    res = run_cli("run", str(recipe))  # without --resume: refused, nothing touched
+    assert res.returncode == 2 and "--resume" in res.stderr
+    res = run_cli("run", str(recipe), "--resume")
+    assert res.returncode == 0, res.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["run"]["resumed_shards"] >= done_before - 2  # the last receipts may race the kill
+    assert output_bytes(out) == output_bytes(ref)
+    assert not list(out.rglob("*.tmp-*"))
+
+
+def test_corrupted_shard_is_recomputed_on_resume(tmp_path: Path):
+    out = tmp_path / "o"
+    recipe = slow_recipe(out)
+    recipe["stages"][0] = {"tests.helpers.transforms:Sleep": {"seconds": 0.0}}
+    path = write_recipe(tmp_path / "r.yaml", recipe)
+    assert run_cli("run", str(path)).returncode == 0
+    before = output_bytes(out)
+    victim = out / "data" / "part-00003.parquet"
+    victim.write_bytes(victim.read_bytes()[:-100])  # truncated
+    res = run_cli("run", str(path), "--resume")
+    assert res.returncode == 0, res.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["run"]["resumed_shards"] == stats["run"]["shards"] - 1
+    assert output_bytes(out) == before
+
+
+def test_resume_refuses_a_changed_recipe(tmp_path: Path):
+    out = tmp_path / "o"
+    recipe = slow_recipe(out)
+    recipe["stages"][0] = {"tests.helpers.transforms:Sleep": {"seconds": 0.0}}
+    path = write_recipe(tmp_path / "r.yaml", recipe)
+    assert run_cli("run", str(path)).returncode == 0
+    res = run_cli("run", str(path), "--resume", "--set", "stages.2.langid.min_score=0.9")
+    assert res.returncode == 2 and "changed since the interrupted run" in res.stderr
