@@ -13,6 +13,7 @@ from dataprep.transform import Transform
 BUILTINS: dict[str, str] = {
     "extract": "dataprep.transforms.extract:Extract",
     "langid": "dataprep.transforms.langid:LangId",
+    "quality": "dataprep.transforms.quality:Quality",
 }
 
 
