@@ -15,6 +15,7 @@ from dataprep.transform import (
     Map,
     Params,
     StageOutput,
+    Summaries,
     Transform,
     document_transform,
     set_columns,
@@ -25,6 +26,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Pipeline", "RunResult", "run_recipe", "Recipe", "RecipeError", "load_recipe",
-    "Transform", "Map", "Filter", "GlobalTransform", "Params", "StageOutput", "Drop", "document_transform",
+    "Transform", "Map", "Filter", "GlobalTransform", "Params", "StageOutput", "Summaries", "Drop", "document_transform",
     "set_columns", "split_by_reason", "LedgerError", "OutputError", "OutputExistsError", "RunError",
 ]

@@ -28,7 +28,7 @@ import fsspec
 from dataprep.executor import dask_client
 from dataprep.io.inputs import InputSpec, Shard, plan_shards
 from dataprep.io.writer import TMP_MARK, sha256_of, write_bytes_atomic
-from dataprep.plan import MANIFEST_FILE, RUN_FILE, STATS_FILE, Group, plan_groups
+from dataprep.plan import MANIFEST_FILE, RUN_FILE, STAGES, STATS_FILE, Group, plan_groups, stage_folder
 from dataprep.progress import Progress, QuietProgress
 from dataprep.recipe import ExecutorSpec, OutputSpec, Recipe, RecipeError, load_recipe, validate_data
 from dataprep.shard_task import ShardTask, combine_summaries, hash_inputs, run_shard
@@ -199,7 +199,8 @@ class Pipeline:
             if group.barrier is not None:
                 prev = groups[group.index - 1]
                 state = client.submit(combine_summaries, group.barrier, root, self.output.storage_options,
-                                      [prev.summary_path(s) for s in shards], pure=False)
+                                      [prev.summary_path(s) for s in shards], [s.name for s in shards],
+                                      f"{STAGES}/{stage_folder(group.first, group.barrier)}/state", pure=False)
             previous_output = (lambda s: groups[group.index - 1].output_path(s)) if group.index > 0 else (lambda s: None)
             done = [r for r in (self._valid_receipt(fs, root, group, s) for s in shards) if r] if resume else []
             done_names = {r["shard"] for r in done}

@@ -14,6 +14,9 @@ BUILTINS: dict[str, str] = {
     "extract": "dataprep.transforms.extract:Extract",
     "langid": "dataprep.transforms.langid:LangId",
     "quality": "dataprep.transforms.quality:Quality",
+    "pii": "dataprep.transforms.pii:Pii",
+    "url_filter": "dataprep.transforms.url_filter:UrlFilter",
+    "dedup_exact": "dataprep.transforms.dedup_exact:DedupExact",
 }
 
 

@@ -25,7 +25,7 @@ from dataprep.io.readers import ReadBatch, read_shard
 from dataprep.io.writer import ParquetShardWriter, write_bytes_atomic
 from dataprep.plan import QUARANTINE, Group
 from dataprep.schema import QUARANTINE_SCHEMA, TEXT, check_documents
-from dataprep.transform import GlobalTransform, Transform, set_columns
+from dataprep.transform import GlobalTransform, Summaries, Transform, set_columns
 
 _MODELS: dict[str, Transform] = {}
 _MODELS_LOCK = threading.Lock()
@@ -88,6 +88,8 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
     fs, _, _ = fsspec.get_fs_token_paths(task.root, storage_options=task.storage_options)
     group, shard = task.group, task.shard
     stages = [prepared(s) for s in group.stages]
+    if group.barrier is not None:
+        state = stages[0].shard_state(state, shard.name)
     counts = [StageCounts() for _ in stages]
     reader = {"inputs": 0, "docs": 0, "bytes": 0, "seconds": 0.0, "quarantined": {}}
     kept = ParquetShardWriter(fs, task.root, group.output_path(shard))
@@ -134,7 +136,8 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                                        f"{c.docs_in} in, {c.docs_out} kept, {sum(c.removed.values())} removed")
             kept.write(docs)
             if summary is not None:
-                summary.write(group.next_barrier.summarize(docs) if group.next_barrier is not None else docs)
+                part = prepared(group.next_barrier).summarize(docs)
+                summary.write(set_columns(part, {"shard": pa.array([shard.name] * part.num_rows, pa.string())}))
             t_read = time.perf_counter()
         files = [w.close() for w in writers if w is not None]
     except BaseException:
@@ -155,14 +158,12 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
     return receipt
 
 
-def combine_summaries(barrier: GlobalTransform, root: str, storage_options: dict, paths: list[str]) -> Any:
-    """Runs on a worker: read every shard's summary for ``barrier`` and combine them."""
-    fs, _, _ = fsspec.get_fs_token_paths(root, storage_options=storage_options)
-    tables = []
-    for rel in paths:
-        with fs.open(f"{root}/{rel}", "rb") as f:
-            tables.append(pq.read_table(f))
-    return prepared(barrier).combine(tables)
+def combine_summaries(barrier: GlobalTransform, root: str, storage_options: dict, paths: list[str],
+                      shards: list[str], workdir: str) -> Any:
+    """Runs on a worker: combine every shard's summary for ``barrier`` into its state."""
+    summaries = Summaries(paths=[f"{root}/{p}" for p in paths], shards=shards, storage_options=storage_options,
+                          workdir=f"{root}/{workdir}")
+    return prepared(barrier).combine(summaries)
 
 
 def hash_inputs(paths: list[str], storage_options: dict) -> list[tuple[str, int, str]]:

@@ -202,19 +202,51 @@ def split_by_reason(table: pa.Table, reasons: pa.Array, removed_source: pa.Table
     return StageOutput(kept=kept, removed=removed)
 
 
+@dataclass
+class Summaries:
+    """The per-shard summaries of a barrier stage, as Parquet files (one per shard, in shard
+    order), and a folder of the run where :meth:`GlobalTransform.combine` may write its state."""
+
+    paths: list[str]
+    shards: list[str]
+    storage_options: dict
+    workdir: str
+
+    def tables(self) -> list[pa.Table]:
+        """Every shard's summary, read into memory (fine for small summaries)."""
+        import fsspec
+        import pyarrow.parquet as pq
+
+        out = []
+        for path in self.paths:
+            with fsspec.open(path, "rb", **self.storage_options) as f:
+                out.append(pq.read_table(f))
+        return out
+
+    def dataframe(self, columns: list[str] | None = None):
+        """A lazy ``dask.dataframe`` over all summaries with a ``shard`` column, for stages
+        whose summaries are too large for one worker (group them with a Dask shuffle)."""
+        import dask.dataframe as dd
+
+        return dd.read_parquet(self.paths, columns=columns, storage_options=self.storage_options or None)
+
+
 class GlobalTransform(Transform):
     """A barrier stage: it needs a view of every shard before it processes any.
 
     The executor runs it in three steps, all on the Dask workers:
 
     1. :meth:`summarize` on every batch of every shard (fused into the task that produced the
-       shard, so there is no extra pass); the summaries are written as Parquet;
-    2. :meth:`combine` on one worker, from the summaries of all shards, into a state;
-    3. :meth:`apply` on every batch of every shard with that state (fused with the per-shard
-       stages that follow).
+       shard, so there is no extra pass); the summaries are written as Parquet, one file per
+       shard, with a ``shard`` column added;
+    2. :meth:`combine` once, on a worker, given the :class:`Summaries`; it returns a state,
+       small or a reference to files it wrote under ``summaries.workdir``. It may run Dask
+       computations itself (``distributed.worker_client``) to stay scalable;
+    3. :meth:`shard_state` once per shard task, then :meth:`apply` on every batch of that
+       shard (fused with the per-shard stages that follow).
 
-    Summaries must stay small relative to the data (a sample, a sketch, per-document keys);
-    a stage that needs a full shuffle can build one on the same three steps.
+    The state is recomputed from the summaries when a run resumes; it is never unpickled
+    from disk.
     """
 
     barrier: ClassVar[bool] = True
@@ -222,8 +254,12 @@ class GlobalTransform(Transform):
     def summarize(self, batch: pa.Table) -> pa.Table:
         raise NotImplementedError
 
-    def combine(self, summaries: list[pa.Table]) -> Any:
+    def combine(self, summaries: Summaries) -> Any:
         raise NotImplementedError
+
+    def shard_state(self, state: Any, shard: str) -> Any:
+        """The part of ``state`` one shard needs (default: all of it)."""
+        return state
 
     def apply(self, batch: pa.Table, state: Any) -> StageOutput:
         raise NotImplementedError

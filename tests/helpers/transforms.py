@@ -68,8 +68,8 @@ class BelowMedian(GlobalTransform):
     def summarize(self, batch: pa.Table) -> pa.Table:
         return pa.table({"n": pc.utf8_length(batch.column("text")).cast(pa.int64())})
 
-    def combine(self, summaries: list[pa.Table]) -> Any:
-        lengths = pa.concat_tables(summaries).column("n")
+    def combine(self, summaries) -> Any:
+        lengths = pa.concat_tables(summaries.tables()).column("n")
         return sorted(lengths.to_pylist())[len(lengths) // 2] if len(lengths) else 0
 
     def apply(self, batch: pa.Table, state: Any) -> StageOutput:
