@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -183,6 +183,51 @@ def inspect(path: str, samples: int, debug: bool) -> None:
         console.print(f"[bold]sample {i}[/bold]")
         for k, v in row.items():
             console.print(f"  {k}: {_short(v)}", markup=False)
+
+
+def _input_texts(paths: tuple[str, ...], fmt: str | None, field: str) -> "Iterator[str]":
+    """Texts of documents read with dataprep's own readers (any input format)."""
+    from dataprep.io.inputs import InputSpec, plan_shards
+    from dataprep.io.readers import read_shard
+
+    if fmt is None:
+        first = paths[0]
+        fmt = next((f for f, exts in (("parquet", (".parquet",)), ("jsonl", (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz")))
+                    if first.endswith(exts)), "text")
+    spec = InputSpec(path=list(paths), format=fmt, text_field=field, unit="line" if fmt == "text" else "file")
+    for shard in plan_shards(spec):
+        for batch in read_shard(shard, spec):
+            yield from batch.docs.column("text").to_pylist()
+
+
+@main.group()
+def lm() -> None:
+    """N-gram language models for the perplexity stage."""
+
+
+@lm.command("train")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="the ARPA file to write")
+@click.option("--order", default=3, show_default=True, type=click.IntRange(1, 6), help="n-gram order")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "parquet"]), help="input format (default: from the extension)")
+@click.option("--text-field", default="text", show_default=True, help="jsonl/parquet: field holding the text")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def lm_train(inputs: tuple[str, ...], output: str, order: int, fmt: str | None, text_field: str, debug: bool) -> None:
+    """Train a KenLM-compatible ARPA model (modified Kneser-Ney) from reference text.
+
+    \b
+    Examples:
+      dataprep lm train wiki_en.txt -o models/en.arpa --order 5
+      dataprep lm train out/clean/data --format parquet -o models/en.arpa
+    """
+    from dataprep.lm import write_model
+
+    try:
+        path = write_model(_input_texts(inputs, fmt, text_field), output, order=order)
+    except (InputError, ValueError, OSError) as exc:
+        _fail(InputError(str(exc)) if not isinstance(exc, InputError) else exc, debug)
+        return
+    click.echo(f"wrote {path} (order {order}) and {path}.json")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ BUILTINS: dict[str, str] = {
     "pii": "dataprep.transforms.pii:Pii",
     "url_filter": "dataprep.transforms.url_filter:UrlFilter",
     "dedup_exact": "dataprep.transforms.dedup_exact:DedupExact",
+    "perplexity": "dataprep.transforms.perplexity:Perplexity",
+    "perplexity_buckets": "dataprep.transforms.perplexity:PerplexityBuckets",
 }
 
 
