@@ -230,5 +230,40 @@ def lm_train(inputs: tuple[str, ...], output: str, order: int, fmt: str | None, 
     click.echo(f"wrote {path} (order {order}) and {path}.json")
 
 
+@main.group()
+def classifier() -> None:
+    """fastText quality classifiers for the classifier stage."""
+
+
+@classifier.command("train")
+@click.option("--positive", multiple=True, required=True, help="files of good text (label hq); repeatable")
+@click.option("--negative", multiple=True, required=True, help="files of other text (label lq); repeatable")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="the model file to write")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "parquet"]), help="input format (default: from the extension)")
+@click.option("--text-field", default="text", show_default=True, help="jsonl/parquet: field holding the text")
+@click.option("--epoch", default=5, show_default=True, type=click.IntRange(1, 100))
+@click.option("--seed", default=0, show_default=True, help="seed of the shuffle and of fastText")
+@click.option("--dim", default=64, show_default=True, type=click.IntRange(2, 1000), help="vector size")
+@click.option("--bucket", default=2_000_000, show_default=True, type=click.IntRange(1000), help="hashed n-gram buckets (model size ~ bucket x dim x 4 bytes)")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def classifier_train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, fmt: str | None,
+                     text_field: str, epoch: int, seed: int, dim: int, bucket: int, debug: bool) -> None:
+    """Train a fastText quality classifier: POSITIVE text against NEGATIVE text.
+
+    \b
+    Example:
+      dataprep classifier train --positive wiki.txt --negative out/web/data --format parquet -o hq.bin
+    """
+    from dataprep.transforms.classifier import train_classifier
+
+    try:
+        path = train_classifier(_input_texts(positive, fmt, text_field), _input_texts(negative, fmt, text_field),
+                                output, epoch=epoch, seed=seed, dim=dim, bucket=bucket)
+    except (InputError, ValueError, OSError) as exc:
+        _fail(InputError(str(exc)) if not isinstance(exc, InputError) else exc, debug)
+        return
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()

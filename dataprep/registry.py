@@ -19,6 +19,7 @@ BUILTINS: dict[str, str] = {
     "dedup_exact": "dataprep.transforms.dedup_exact:DedupExact",
     "perplexity": "dataprep.transforms.perplexity:Perplexity",
     "perplexity_buckets": "dataprep.transforms.perplexity:PerplexityBuckets",
+    "classifier": "dataprep.transforms.classifier:Classifier",
 }
 
 

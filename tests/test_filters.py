@@ -112,3 +112,20 @@ def test_dedup_exact_identical_for_one_and_two_workers_and_resumes(tmp_path: Pat
                       stages=[DedupExact()]).run(workers=2, resume=True)
     assert result.skipped_shards > 0
     assert output_bytes(out) == runs[1]
+
+
+def test_recipe_chaining_every_filter_keeps_the_ledger(tmp_path: Path):
+    from tests.conftest import REPO, run_cli
+
+    out = tmp_path / "out"
+    res = run_cli("run", str(REPO / "recipes" / "web_filters.yaml"), "--set", f"output.path={out}", "--workers", "2")
+    assert res.returncode == 0, res.stderr  # the run checks its ledger and fails otherwise
+    assert "Loading the LM" not in res.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    names = [s["stage"] for s in stats["stages"]]
+    assert names == ["extract", "langid", "url_filter", "pii", "quality", "dedup_exact", "perplexity", "classifier"]
+    assert stats["stages"][5]["removed"] == {"dedup_exact:duplicate": 2}
+    kept = read_table(str(out / "data"))
+    for column in ("lang", "pii_redactions", "quality_line_punct_ratio", "duplicate_of", "perplexity", "quality_score"):
+        assert column in kept.schema.names
+    assert kept.num_rows == stats["output"]["docs"] > 0

@@ -15,8 +15,10 @@ buckets (``perplexity_buckets:<bucket>``).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Literal
+import sys
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +30,20 @@ from dataprep.schema import TEXT
 from dataprep.transform import Filter, GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
 
 Bucket = Literal["head", "middle", "tail"]
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C++ writes to file descriptor 2 for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 ANY = "*"
 
 
@@ -69,11 +85,14 @@ class Perplexity(Filter):
         import kenlm
 
         models = self.params.model if isinstance(self.params.model, dict) else {ANY: self.params.model}
+        config = kenlm.Config()
+        config.show_progress = False
         self.models = {}
         for lang, path in models.items():
             if not os.path.exists(path):
                 raise FileNotFoundError(f"perplexity.model: {path} (language {lang}) does not exist")
-            self.models[lang] = kenlm.Model(path)
+            with _quiet_stderr():  # KenLM advises building a binary on stderr for every ARPA load
+                self.models[lang] = kenlm.Model(path, config)
 
     def _langs(self, batch: pa.Table) -> list[str | None]:
         if self.params.lang_field in batch.schema.names:
