@@ -11,8 +11,9 @@ n-gram at all.
 tokenizers (NLTK's) do: brackets, double and curly quotes, dashes, ``;@#$%&?!*`` and ellipses
 always stand alone, contractions (``'s``, ``n't``, ...) and quoting apostrophes are cut off; commas
 unless between digits; colons unless before a digit; a period only where a sentence ends
-(before a line break, the end, or a space and a capital, digit or bracket), so ``os.path``,
-``3.14`` and ``e.g. this`` keep theirs.  A word
+(before a line break, the end, or a space and a capital, digit, bracket or quote) and not
+after a single letter (initials), so ``os.path``, ``3.14``, ``J. Smith`` and ``e.g. this``
+keep theirs.  A word
 is a *symbol* if it has no letter, digit or mark.
 Chinese and Japanese are written without spaces: each Han ideograph, hiragana or katakana
 character counts as one word (character-level words, as in CCNet and multilingual Gopher
@@ -38,7 +39,7 @@ WORD_SPLITS = [
     (r"([^\d]),", r"\1 , "),
     (r",([^\d]|$)", r" , \1"),
     (r":([^\d]|$)", r" : \1"),
-    (r"([^.])\.(\s*$|\s*\n|\s+[\p{Lu}\pN'(\[])", r"\1 . \2"),
+    (r"([^.\pL]|\pL\pL)\.(\s*$|\s*\n|\s+[\p{Lu}\pN'(\[)\]}>\"”’])", r"\1 . \2"),
     (r"(\pL)('(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)|n't)(\s|$)", r"\1 \2\3"),
     (r"(^|\s)'", r"\1' "),
     (r"([^\s'])'(\s|$)", r"\1 '\2"),
