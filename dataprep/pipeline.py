@@ -200,7 +200,8 @@ class Pipeline:
                 prev = groups[group.index - 1]
                 state = client.submit(combine_summaries, group.barrier, root, self.output.storage_options,
                                       [prev.summary_path(s) for s in shards], [s.name for s in shards],
-                                      f"{STAGES}/{stage_folder(group.first, group.barrier)}/state", pure=False)
+                                      f"{STAGES}/{stage_folder(group.first, group.barrier)}/state",
+                                      [prev.output_path(s) for s in shards], pure=False)
             previous_output = (lambda s: groups[group.index - 1].output_path(s)) if group.index > 0 else (lambda s: None)
             done = [r for r in (self._valid_receipt(fs, root, group, s) for s in shards) if r] if resume else []
             done_names = {r["shard"] for r in done}

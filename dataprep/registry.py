@@ -20,6 +20,7 @@ BUILTINS: dict[str, str] = {
     "perplexity": "dataprep.transforms.perplexity:Perplexity",
     "perplexity_buckets": "dataprep.transforms.perplexity:PerplexityBuckets",
     "classifier": "dataprep.transforms.classifier:Classifier",
+    "minhash_dedup": "dataprep.transforms.minhash_dedup:MinHashDedup",
 }
 
 

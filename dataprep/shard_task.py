@@ -159,10 +159,10 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
 
 
 def combine_summaries(barrier: GlobalTransform, root: str, storage_options: dict, paths: list[str],
-                      shards: list[str], workdir: str) -> Any:
+                      shards: list[str], workdir: str, inputs: list[str]) -> Any:
     """Runs on a worker: combine every shard's summary for ``barrier`` into its state."""
     summaries = Summaries(paths=[f"{root}/{p}" for p in paths], shards=shards, storage_options=storage_options,
-                          workdir=f"{root}/{workdir}")
+                          workdir=f"{root}/{workdir}", inputs=[f"{root}/{p}" for p in inputs])
     return prepared(barrier).combine(summaries)
 
 

@@ -81,7 +81,9 @@ class TextStats:
         spaced = self.text
         for pattern, replacement in WORD_SPLITS:
             spaced = pc.replace_substring_regex(spaced, pattern, replacement)
-        return _flat(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(spaced)))
+        words, parents = _flat(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(spaced)))
+        nonempty = np.asarray(pc.greater(pc.utf8_length(words), 0), dtype=bool)  # "" splits into [""]
+        return words.filter(pa.array(nonempty)), parents[nonempty]
 
     @property
     def words(self) -> pa.Array:

@@ -211,6 +211,9 @@ class Summaries:
     shards: list[str]
     storage_options: dict
     workdir: str
+    #: the shard files the barrier will apply to (same order), for stages that must re-read
+    #: some documents in combine (e.g. to verify candidates)
+    inputs: list[str] = field(default_factory=list)
 
     def tables(self) -> list[pa.Table]:
         """Every shard's summary, read into memory (fine for small summaries)."""

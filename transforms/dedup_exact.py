@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import Field
 
+from dataprep import removals
 from dataprep.schema import ID, TEXT
 from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
 
@@ -57,10 +56,7 @@ class DedupExact(GlobalTransform):
         from distributed import worker_client
 
         out = f"{summaries.workdir}/duplicates"
-        fs, _, (root,) = fsspec.get_fs_token_paths(out, storage_options=summaries.storage_options)
-        if fs.exists(root):
-            fs.rm(root, recursive=True)
-        fs.makedirs(root, exist_ok=True)
+        removals.reset(out, summaries.storage_options)
         partitions = self.params.partitions or max(1, len(summaries.paths) // 8)
         with worker_client():
             docs = summaries.dataframe(columns=["hash", ID, "shard"])
@@ -71,18 +67,7 @@ class DedupExact(GlobalTransform):
         return out
 
     def shard_state(self, state: Any, shard: str) -> dict[str, str]:
-        fs, _, (root,) = fsspec.get_fs_token_paths(state)
-        folder = f"{root}/shard={shard}"
-        if not fs.exists(folder):
-            return {}
-        ids, reps = [], []
-        for path in sorted(fs.find(folder)):
-            if path.endswith(".parquet"):
-                with fs.open(path, "rb") as f:
-                    t = pq.read_table(f, columns=[ID, "duplicate_of"])
-                ids += t.column(ID).to_pylist()
-                reps += t.column("duplicate_of").to_pylist()
-        return dict(zip(ids, reps))
+        return {i: rep for i, (rep,) in removals.load(state, shard, ["duplicate_of"]).items()}
 
     def apply(self, batch: pa.Table, state: dict[str, str]) -> StageOutput:
         of = [state.get(i) for i in batch.column(ID).to_pylist()]

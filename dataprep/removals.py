@@ -1,0 +1,49 @@
+"""Per-shard removal lists written by barrier stages (exact and near-duplicate removal).
+
+``combine`` writes ``<state>/shard=<name>/*.parquet`` (the layout of a Dask/pyarrow dataset
+partitioned on ``shard``); each shard task then loads only its own list, so no worker ever
+holds the removals of the whole corpus.
+"""
+
+from __future__ import annotations
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dataprep.schema import ID
+
+
+def reset(path: str, storage_options: dict | None = None) -> None:
+    """Empty the state folder (combine runs again on resume)."""
+    fs, _, (root,) = fsspec.get_fs_token_paths(path, storage_options=storage_options or {})
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+    fs.makedirs(root, exist_ok=True)
+
+
+def write(table: pa.Table, path: str, storage_options: dict | None = None) -> None:
+    """Write ``table`` (with a ``shard`` column) partitioned by shard under ``path``."""
+    fs, _, (root,) = fsspec.get_fs_token_paths(path, storage_options=storage_options or {})
+    for shard in sorted(set(table.column("shard").to_pylist())):
+        part = table.filter(pc.equal(table.column("shard"), shard)).drop_columns(["shard"])
+        fs.makedirs(f"{root}/shard={shard}", exist_ok=True)
+        with fs.open(f"{root}/shard={shard}/part.0.parquet", "wb") as f:
+            pq.write_table(part, f)
+
+
+def load(path: str, shard: str, columns: list[str], storage_options: dict | None = None) -> dict[str, tuple]:
+    """{id: (values of ``columns``)} for one shard's removals (empty when it has none)."""
+    fs, _, (root,) = fsspec.get_fs_token_paths(path, storage_options=storage_options or {})
+    folder = f"{root}/shard={shard}"
+    if not fs.exists(folder):
+        return {}
+    out: dict[str, tuple] = {}
+    for file in sorted(fs.find(folder)):
+        if file.endswith(".parquet"):
+            with fs.open(file, "rb") as f:
+                t = pq.read_table(f, columns=[ID, *columns])
+            values = [t.column(c).to_pylist() for c in columns]
+            out.update(zip(t.column(ID).to_pylist(), zip(*values)))
+    return out
