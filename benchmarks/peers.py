@@ -12,7 +12,7 @@ from pathlib import Path
 from corpus import WORK
 
 VENV = WORK / "venv-peers"
-PACKAGES = ["datatrove[processing]==0.10.1", "datasketch", "pyarrow"]
+PACKAGES = ["datatrove[processing]==0.10.1", "datasketch", "pyarrow", "orjson"]
 
 
 def peer_python() -> Path:

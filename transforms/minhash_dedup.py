@@ -3,9 +3,10 @@
 1. *summarize* (fused into the shard tasks before the barrier): shingle, sign and band every
    document of the batch at once (:mod:`dataprep.minhash`); the summary is one row per
    document and band: ``(id, band, key)``.
-2. *combine* (one task that drives Dask): the band keys are grouped with a Dask dataframe
-   shuffle over ``partitions`` partitions, so each bucket lands on one worker; every bucket
-   with more than one document gives edges from each member to the bucket's smallest id.
+2. *combine* (one task that drives Dask): the band keys are shuffled with Dask over
+   ``partitions`` partitions on (band, key), so each bucket lands whole in one partition on
+   one worker; every bucket with more than one document gives edges from each member to the
+   bucket's smallest id.
    With ``verify``, each edge is kept only if the exact Jaccard similarity of the two
    documents' shingle sets reaches ``threshold`` (the documents are re-read, one task per
    shard, only for documents that have an edge).  Connected components of the edges are found
@@ -72,6 +73,14 @@ def _shingle_sets(path: str, ids: list[str], ngram: int, mode: str, storage_opti
     return {i: np.unique(hv[bounds[k]:bounds[k + 1]]) for k, i in enumerate(table.column(ID).to_pylist())}
 
 
+def _bucket_members(part):
+    """Within one partition of the band-key shuffle (whole buckets): the documents of buckets
+    with more than one member, each with its bucket's smallest id."""
+    groups = part.groupby(["band", "key"])[ID]
+    part = part.assign(min=groups.transform("min"), size=groups.transform("size"))
+    return part[part["size"] > 1][[ID, "shard", "min"]]
+
+
 def _jaccard(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) == 0 and len(y) == 0:
         return 1.0
@@ -109,11 +118,11 @@ class MinHashDedup(GlobalTransform):
         partitions = self.params.partitions or max(1, len(summaries.paths) // 4)
         with worker_client() as client:
             docs = summaries.dataframe(columns=[ID, "band", "key", "shard"])
-            buckets = docs.groupby(["band", "key"])[ID].agg(["min", "count"], split_out=partitions).reset_index()
-            buckets = buckets[buckets["count"] > 1][["band", "key", "min"]]
-            members = docs.merge(buckets, on=["band", "key"], how="inner", npartitions=partitions, shuffle_method="tasks")
-            edges = members[members[ID] != members["min"]][[ID, "min"]].drop_duplicates().compute()
-            nodes = members[[ID, "shard"]].drop_duplicates().compute()
+            meta = docs._meta[[ID, "shard"]].assign(min=docs._meta[ID])
+            members = docs.shuffle(on=["band", "key"], npartitions=partitions).map_partitions(_bucket_members, meta=meta)
+            members = members.compute()
+            edges = members[members[ID] != members["min"]][[ID, "min"]].drop_duplicates()
+            nodes = members[[ID, "shard"]].drop_duplicates()
             if self.params.verify and len(edges):
                 edges = self._verify(edges, nodes, summaries, client)
         if len(edges) == 0:
