@@ -150,3 +150,97 @@ def test_quality_needs_a_rule_set():
         Quality()
     with pytest.raises(ValueError):
         Quality(preset="gopher", gopher_quality={"min_wordz": 3})
+
+
+def _only(section: str, **rule) -> Quality:
+    """A Quality stage with one rule of one section enabled (every other rule off)."""
+    from dataprep.transforms.quality import C4Rules, FineWebRules, GopherQualityRules, GopherRepetitionRules
+
+    model = {"gopher_quality": GopherQualityRules, "gopher_repetition": GopherRepetitionRules,
+             "c4": C4Rules, "fineweb": FineWebRules}[section]
+    off = {}
+    for name, field in model.model_fields.items():
+        if name in rule:
+            continue
+        if field.annotation in (bool,):
+            off[name] = False
+        elif name in ("top_ngram_char_frac", "dup_ngram_char_frac"):
+            off[name] = {}
+        elif name in ("stop_words", "short_line_length", "rewrite", "line_punct_exclude_zero"):
+            continue
+        else:
+            off[name] = None
+    return Quality(**{section: {**off, **rule}})
+
+
+REPEATED = "\n\n".join([prose(40, 0), prose(40, 100), prose(40, 0), "x y z " * 30 + "end.", prose(40, 200)])
+# (section, parameter, value column, reason, "max" if values above the threshold are removed)
+THRESHOLD_RULES = [
+    ("gopher_quality", "min_words", "quality_words", "gopher:min_words", False),
+    ("gopher_quality", "max_words", "quality_words", "gopher:max_words", True),
+    ("gopher_quality", "min_mean_word_length", "quality_mean_word_length", "gopher:min_mean_word_length", False),
+    ("gopher_quality", "max_mean_word_length", "quality_mean_word_length", "gopher:max_mean_word_length", True),
+    ("gopher_quality", "max_bullet_lines_ratio", "quality_bullet_lines_ratio", "gopher:bullet_lines_ratio", True),
+    ("gopher_quality", "max_ellipsis_lines_ratio", "quality_ellipsis_lines_ratio", "gopher:ellipsis_lines_ratio", True),
+    ("gopher_quality", "min_alpha_words_ratio", "quality_alpha_words_ratio", "gopher:alpha_words_ratio", False),
+    ("gopher_quality", "min_stop_words", "quality_stop_words", "gopher:stop_words", False),
+    ("gopher_repetition", "max_dup_para_frac", "quality_dup_para_frac", "gopher:dup_para_frac", True),
+    ("gopher_repetition", "max_dup_para_char_frac", "quality_dup_para_char_frac", "gopher:dup_para_char_frac", True),
+    ("gopher_repetition", "max_dup_line_frac", "quality_dup_line_frac", "gopher:dup_line_frac", True),
+    ("gopher_repetition", "max_dup_line_char_frac", "quality_dup_line_char_frac", "gopher:dup_line_char_frac", True),
+    ("fineweb", "line_punct_thr", "quality_line_punct_ratio", "fineweb:line_punct_ratio", False),
+    ("fineweb", "short_line_thr", "quality_short_line_ratio", "fineweb:short_line_ratio", True),
+    ("fineweb", "char_duplicates_ratio", "quality_char_dup_ratio", "fineweb:char_dup_ratio", True),
+    ("fineweb", "new_line_ratio", "quality_list_ratio", "fineweb:list_ratio", True),
+    ("c4", "min_num_sentences", "quality_c4_sentences", "c4:too_few_sentences", False),
+]
+
+
+@pytest.mark.parametrize("section,param,column,expected,is_max", THRESHOLD_RULES, ids=[r[1] for r in THRESHOLD_RULES])
+def test_every_rule_at_and_around_its_threshold(section, param, column, expected, is_max):
+    doc = REPEATED + "\n- a bullet line\nand an ending...\n" + "\n".join(["short line."] * 3)
+    probe = _only(section, **{param: 10**9 if is_max else 0}).process(docs([doc]))
+    value = probe.kept.column(column)[0].as_py()
+    assert value > 0, f"the document must give {column} a value to test around"
+    if isinstance(value, int):  # counts: the threshold itself passes, one beyond fails
+        at, beyond = value, (value - 1 if is_max else value + 1)
+    else:  # ratios are stored as float32: "at" is within its precision
+        tiny = abs(value) * 1e-6
+        at, beyond = (value + tiny, value - 1e-3) if is_max else (value - tiny, value + 1e-3)
+    assert reason(_only(section, **{param: at}), doc) is None
+    assert reason(_only(section, **{param: beyond}), doc) == expected
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_top_ngram_rules_at_threshold(n):
+    doc = prose(60) + " " + " ".join(["alpha beta gamma delta"] * 12)
+    probe = _only("gopher_repetition", top_ngram_char_frac={n: 1.0}).process(docs([doc]))
+    value = probe.kept.column(f"quality_top_{n}gram_char_frac")[0].as_py()
+    assert reason(_only("gopher_repetition", top_ngram_char_frac={n: value + 1e-4}), doc) is None
+    assert reason(_only("gopher_repetition", top_ngram_char_frac={n: value - 1e-4}), doc) == f"gopher:top_{n}gram_char_frac"
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 8, 9, 10])
+def test_duplicated_ngram_rules_at_threshold(n):
+    doc = prose(120) + " " + " ".join(prose(120).split()[10:40])
+    probe = _only("gopher_repetition", dup_ngram_char_frac={n: 1.0}).process(docs([doc]))
+    value = probe.kept.column(f"quality_dup_{n}gram_char_frac")[0].as_py()
+    assert value > 0
+    assert reason(_only("gopher_repetition", dup_ngram_char_frac={n: value + 1e-4}), doc) is None
+    assert reason(_only("gopher_repetition", dup_ngram_char_frac={n: value - 1e-4}), doc) == f"gopher:dup_{n}gram_char_frac"
+
+
+def test_c4_line_rules():
+    good = "\n".join(f"{s}." for s in prose(80).split(". "))
+    c4 = Quality(c4={"rewrite": True})
+    cases = {
+        "Two words.": False,                      # fewer than 3 words: dropped line
+        "A line that has " + "x" * 1001 + " in it.": False,   # a word over 1000 characters
+        "This site uses cookies to work well.": False,         # policy
+        "No final punctuation here at all": False,
+        "A proper line [1] with a citation.": True,
+    }
+    for line, kept in cases.items():
+        text = c4.process(docs([good + "\n" + line])).kept.column("text")[0].as_py()
+        assert (line.split(" [1]")[0] in text) == kept, line
+    assert "[1]" not in c4.process(docs([good + "\nA proper line [1] with a citation."])).kept.column("text")[0].as_py()
