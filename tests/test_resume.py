@@ -59,12 +59,18 @@ def test_kill_then_resume_gives_identical_output(tmp_path: Path):
     assert not list(out.rglob("*.tmp-*"))
 
 
-def test_corrupted_shard_is_recomputed_on_resume(tmp_path: Path):
+def completed_run(tmp_path: Path) -> tuple[Path, Path]:
+    """A finished run of the slow recipe with no sleeping: (recipe file, output folder)."""
     out = tmp_path / "o"
     recipe = slow_recipe(out)
     recipe["stages"][0] = {"tests.helpers.transforms:Sleep": {"seconds": 0.0}}
     path = write_recipe(tmp_path / "r.yaml", recipe)
     assert run_cli("run", str(path)).returncode == 0
+    return path, out
+
+
+def test_corrupted_shard_is_recomputed_on_resume(tmp_path: Path):
+    path, out = completed_run(tmp_path)
     before = output_bytes(out)
     victim = out / "data" / "part-00003.parquet"
     victim.write_bytes(victim.read_bytes()[:-100])  # truncated
@@ -76,10 +82,6 @@ def test_corrupted_shard_is_recomputed_on_resume(tmp_path: Path):
 
 
 def test_resume_refuses_a_changed_recipe(tmp_path: Path):
-    out = tmp_path / "o"
-    recipe = slow_recipe(out)
-    recipe["stages"][0] = {"tests.helpers.transforms:Sleep": {"seconds": 0.0}}
-    path = write_recipe(tmp_path / "r.yaml", recipe)
-    assert run_cli("run", str(path)).returncode == 0
+    path, _ = completed_run(tmp_path)
     res = run_cli("run", str(path), "--resume", "--set", "stages.2.langid.min_score=0.9")
     assert res.returncode == 2 and "changed since the interrupted run" in res.stderr

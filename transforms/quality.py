@@ -196,24 +196,16 @@ class Quality(Transform):
     def _gopher_repetition(self, s: TextStats, r: GopherRepetitionRules, d: _Decisions) -> None:
         chars = s.chars.astype(np.float64)
         d.fail(chars == 0, "gopher:empty")
-        paras, para_doc = _split(pc.utf8_trim_whitespace(s.text), r"\n{2,}")
-        n_para = np.bincount(para_doc, minlength=s.n)[: s.n]
-        dup_para, dup_para_chars = duplicates(paras, para_doc, s.n)
-        frac = d.value("dup_para_frac", _ratio(dup_para, n_para))
-        if r.max_dup_para_frac is not None:
-            d.fail(frac > r.max_dup_para_frac, "gopher:dup_para_frac")
-        frac = d.value("dup_para_char_frac", _ratio(dup_para_chars, chars))
-        if r.max_dup_para_char_frac is not None:
-            d.fail(frac > r.max_dup_para_char_frac, "gopher:dup_para_char_frac")
-        lines, line_doc = _split(s.text, r"\n+")
-        n_lines = np.bincount(line_doc, minlength=s.n)[: s.n]
-        dup_lines, dup_line_chars = duplicates(lines, line_doc, s.n)
-        frac = d.value("dup_line_frac", _ratio(dup_lines, n_lines))
-        if r.max_dup_line_frac is not None:
-            d.fail(frac > r.max_dup_line_frac, "gopher:dup_line_frac")
-        frac = d.value("dup_line_char_frac", _ratio(dup_line_chars, chars))
-        if r.max_dup_line_char_frac is not None:
-            d.fail(frac > r.max_dup_line_char_frac, "gopher:dup_line_char_frac")
+        pieces = {"para": _split(pc.utf8_trim_whitespace(s.text), r"\n{2,}"), "line": _split(s.text, r"\n+")}
+        limits = {"para": (r.max_dup_para_frac, r.max_dup_para_char_frac),
+                  "line": (r.max_dup_line_frac, r.max_dup_line_char_frac)}
+        for kind, (values, doc) in pieces.items():
+            dup, dup_chars = duplicates(values, doc, s.n)
+            for name, value, limit in ((f"dup_{kind}_frac", _ratio(dup, np.bincount(doc, minlength=s.n)[: s.n]), limits[kind][0]),
+                                       (f"dup_{kind}_char_frac", _ratio(dup_chars, chars), limits[kind][1])):
+                frac = d.value(name, value)
+                if limit is not None:
+                    d.fail(frac > limit, f"gopher:{name}")
         codes, parents, lengths = s.word_codes, s.word_doc, s.word_len
         cum = np.concatenate([[0], np.cumsum(lengths)])
         for n, limit in sorted(r.top_ngram_char_frac.items()):
