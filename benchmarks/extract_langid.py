@@ -34,7 +34,6 @@ def direct_loop(folder: Path) -> tuple[float, int]:
     import fasttext
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-    from resiliparse.parse.html import HTMLTree
 
     from dataprep.transforms.langid import default_model_path
 
@@ -44,8 +43,8 @@ def direct_loop(folder: Path) -> tuple[float, int]:
     kept = 0
     for path in sorted(folder.rglob("*.html")):
         data = path.read_bytes()
-        tree = HTMLTree.parse(bytes_to_str(data, detect_encoding(data)))
-        text = extract_plain_text(tree, main_content=True, alt_texts=False, noscript=False, comments=False).strip()
+        html = bytes_to_str(data, detect_encoding(data))
+        text = extract_plain_text(html, main_content=True, alt_texts=False, noscript=False, comments=False).strip()
         if not text:
             continue
         labels, _ = model.predict([text.replace("\n", " ")], k=1)

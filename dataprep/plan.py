@@ -42,7 +42,7 @@ class Group:
     @property
     def barrier(self) -> GlobalTransform | None:
         head = self.stages[0] if self.stages else None
-        return head if isinstance(head, GlobalTransform) else None
+        return head if head is not None and head.barrier else None  # type: ignore[return-value]
 
     @property
     def folder(self) -> str:

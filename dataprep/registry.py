@@ -21,6 +21,7 @@ BUILTINS: dict[str, str] = {
     "perplexity_buckets": "dataprep.transforms.perplexity:PerplexityBuckets",
     "classifier": "dataprep.transforms.classifier:Classifier",
     "minhash_dedup": "dataprep.transforms.minhash_dedup:MinHashDedup",
+    "tokenize": "dataprep.transforms.tokenize:Tokenize",
 }
 
 

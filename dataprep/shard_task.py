@@ -99,6 +99,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
     summary_rel = group.summary_path(shard)
     summary = ParquetShardWriter(fs, task.root, summary_rel) if summary_rel else None
     writers = [kept, quarantine, summary, *removed.values()]
+    sinks = {i: sink for i, stage in enumerate(stages) if (sink := stage.open_sink(fs, task.root, shard.name)) is not None}
     try:
         t_read = time.perf_counter()
         for batch in _input_batches(task, fs):
@@ -119,7 +120,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                 c.docs_in += docs.num_rows
                 c.bytes_in += text_bytes(docs)
                 t0 = time.perf_counter()
-                out = stage.apply(docs, state) if isinstance(stage, GlobalTransform) else stage.process(docs)
+                out = stage.apply(docs, state) if stage.barrier else stage.process(docs)
                 c.seconds += time.perf_counter() - t0
                 if out.removed is not None and out.removed.num_rows:
                     for row in pc.value_counts(out.removed.column("reason")).to_pylist():
@@ -128,6 +129,8 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                     removed[i].write(set_columns(out.removed, {"stage": stage_col}))
                 for k, v in out.counters.items():
                     c.counters[k] = c.counters.get(k, 0) + int(v)
+                if i in sinks:
+                    sinks[i].write(out)
                 docs = out.kept
                 c.docs_out += docs.num_rows
                 c.bytes_out += text_bytes(docs)
@@ -140,8 +143,9 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                 summary.write(set_columns(part, {"shard": pa.array([shard.name] * part.num_rows, pa.string())}))
             t_read = time.perf_counter()
         files = [w.close() for w in writers if w is not None]
+        files += [f for sink in sinks.values() for f in sink.close()]
     except BaseException:
-        for w in writers:
+        for w in [*writers, *sinks.values()]:
             if w is not None:
                 w.abort()
         raise

@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,6 +50,19 @@ class StageOutput:
     kept: pa.Table
     removed: pa.Table | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    #: side data for the stage's own :class:`ShardSink` (e.g. token ids), never written to data/
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ShardSink(Protocol):
+    """Extra per-shard files a stage writes itself (e.g. token shards).  The executor opens
+    one per shard task, feeds it every batch's output, and records the files ``close`` returns
+    (relative to the run's folder, with rows, bytes and SHA-256) in the shard's receipt, so
+    resume and corruption checks cover them like any other output."""
+
+    def write(self, output: StageOutput) -> None: ...
+    def close(self) -> list[Any]: ...
+    def abort(self) -> None: ...
 
 
 class Transform:
@@ -117,6 +130,10 @@ class Transform:
     # -- processing -------------------------------------------------------------------
     def process(self, batch: pa.Table) -> StageOutput:
         raise NotImplementedError(f"{type(self).__name__} must implement process()")
+
+    def open_sink(self, fs: Any, root: str, shard: str) -> ShardSink | None:
+        """A sink for extra per-shard files, or None (the default: data/ only)."""
+        return None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump().items())

