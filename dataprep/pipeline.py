@@ -195,19 +195,25 @@ class Pipeline:
         receipts: list[dict[str, Any]] = []
         skipped = 0
         for group in groups:
-            state = None
-            if group.barrier is not None:
-                prev = groups[group.index - 1]
-                state = client.submit(combine_summaries, group.barrier, root, self.output.storage_options,
-                                      [prev.summary_path(s) for s in shards], [s.name for s in shards],
-                                      f"{STAGES}/{stage_folder(group.first, group.barrier)}/state",
-                                      [prev.output_path(s) for s in shards], pure=False)
-            previous_output = (lambda s: groups[group.index - 1].output_path(s)) if group.index > 0 else (lambda s: None)
             done = [r for r in (self._valid_receipt(fs, root, group, s) for s in shards) if r] if resume else []
             done_names = {r["shard"] for r in done}
             skipped += len(done)
             receipts += done
             todo = [s for s in shards if s.name not in done_names]
+            previous_output = (lambda s: groups[group.index - 1].output_path(s)) if group.index > 0 else (lambda s: None)
+            state = None
+            if group.barrier is not None and todo:  # a barrier's state is rebuilt only if work is left
+                prev = groups[group.index - 1]
+                state = client.submit(combine_summaries, group.barrier, root, self.output.storage_options,
+                                      [prev.summary_path(s) for s in shards], [s.name for s in shards],
+                                      f"{STAGES}/{stage_folder(group.first, group.barrier)}/state",
+                                      [prev.output_path(s) for s in shards], pure=False)
+                if getattr(group.barrier, "repartition", False):  # the group reads the new shards
+                    try:
+                        moved = {s.name: path[len(root) + 1:] for s, path in zip(shards, state.result())}
+                    except Exception as exc:
+                        raise RunError(f"stage '{group.barrier.stage_name()}' failed: {type(exc).__name__}: {exc}") from exc
+                    previous_output = lambda s: moved[s.name]  # noqa: E731
             progress.start(group.name, total=len(shards), done=len(done))
             futures = [client.submit(run_shard, ShardTask(group, s, self.input, root, self.output.storage_options,
                                                           previous_output(s)), state, pure=False) for s in todo]

@@ -22,6 +22,7 @@ BUILTINS: dict[str, str] = {
     "classifier": "dataprep.transforms.classifier:Classifier",
     "minhash_dedup": "dataprep.transforms.minhash_dedup:MinHashDedup",
     "tokenize": "dataprep.transforms.tokenize:Tokenize",
+    "shuffle": "dataprep.transforms.shuffle:Shuffle",
 }
 
 

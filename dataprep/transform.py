@@ -270,6 +270,10 @@ class GlobalTransform(Transform):
     """
 
     barrier: ClassVar[bool] = True
+    #: True for a stage that moves documents between shards: its ``combine`` writes one new
+    #: shard per input shard and returns their full paths, in shard order; the stages after
+    #: it (and its own ``apply``) then run on those shards
+    repartition: ClassVar[bool] = False
 
     def summarize(self, batch: pa.Table) -> pa.Table:
         raise NotImplementedError
