@@ -20,14 +20,17 @@ source's next sample for the rank; ``proportions()`` reports what was realised.
 (plus the settings, checked on load).  Every sample at position t is a pure function of the
 settings and t, so ``load_state_dict`` continues exactly where a checkpoint left off.
 
-**Prefetch.** A background thread assembles the next ``prefetch`` batches; the windows of a
-batch are read by a thread pool in any order and each lands in its own row, so slow random
-reads overlap and never stall the trainer (the idea of RINAS: order within a batch does not
-matter, so a batch can be built from whichever reads finish first).
+**Prefetch.** A background thread assembles the next ``prefetch`` batches.  With
+``read_threads > 1`` the windows of a batch are read by a thread pool in any order and each
+lands in its own row, so slow random reads (network file systems, cold disks) overlap and
+never stall the trainer -- the idea of RINAS: order within a batch does not matter, so a batch
+can be built from whichever reads finish first.  For local files in the page cache a pool
+costs more than it saves, hence the default of 1 (reads in the prefetch thread).
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -39,6 +42,11 @@ import numpy as np
 from dataprep.tokens import open_run
 
 MIX_BLOCK = 4096
+
+
+@contextlib.contextmanager
+def _no_pool() -> Iterator[None]:
+    yield None
 
 
 class PackedRun:
@@ -81,7 +89,7 @@ class TokenLoader:
 
     def __init__(self, runs: str | Path | Sequence[str | Path] | Mapping[str | Path, float], seq_len: int,
                  batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1, prefetch: int = 2,
-                 read_threads: int = 8) -> None:
+                 read_threads: int = 1) -> None:
         if isinstance(runs, (str, Path)):
             runs = {runs: 1.0}
         elif not isinstance(runs, Mapping):
@@ -134,21 +142,37 @@ class TokenLoader:
 
     def samples_at(self, start: int, count: int) -> list[tuple[int, int]]:
         """(source, sample index) of this rank's stream positions ``start .. start+count-1``."""
-        # how many of each source came before `start`: whole blocks (cached prefix sums), then the rest
+        sources, indices = self._picks(start, count)
+        return list(zip(sources.tolist(), indices.tolist()))
+
+    def _picks(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`samples_at`: arrays of sources and sample indices."""
+        if len(self.sources) == 1:  # fast path: one source, no mixing draws
+            m = self.per_rank(0)
+            j = np.arange(start, start + count)
+            epochs, offsets = np.divmod(j, m)
+            indices = np.empty(count, dtype=np.int64)
+            for epoch in np.unique(epochs).tolist():
+                sel = epochs == epoch
+                indices[sel] = self._perm(0, epoch)[self.rank + offsets[sel] * self.world_size]
+            return np.zeros(count, dtype=np.int64), indices
         full, rest = divmod(start, MIX_BLOCK)
-        while len(self._prefix) <= full:
+        while len(self._prefix) <= full:  # per-source counts before each block (cached prefix sums)
             block = len(self._prefix) - 1
             self._prefix.append(self._prefix[-1] + np.bincount(self._choices(block), minlength=len(self.sources)))
         before = self._prefix[full] + np.bincount(self._choices(full)[:rest], minlength=len(self.sources))
-        out = []
-        for t in range(start, start + count):
-            k = int(self._choices(t // MIX_BLOCK)[t % MIX_BLOCK])
-            j = int(before[k])
-            before[k] += 1
+        last = (start + count - 1) // MIX_BLOCK
+        choices = np.concatenate([self._choices(b) for b in range(full, last + 1)])[rest:rest + count]
+        indices = np.empty(count, dtype=np.int64)
+        for k in np.unique(choices).tolist():
+            where = np.nonzero(choices == k)[0]
+            j = before[k] + np.arange(len(where))  # the k-th source's next samples for this rank
             m = self.per_rank(k)
-            epoch, offset = divmod(j, m)
-            out.append((k, int(self._perm(k, epoch)[self.rank + offset * self.world_size])))
-        return out
+            epochs, offsets = np.divmod(j, m)
+            for epoch in np.unique(epochs).tolist():
+                sel = epochs == epoch
+                indices[where[sel]] = self._perm(k, epoch)[self.rank + offsets[sel] * self.world_size]
+        return choices.astype(np.int64), indices
 
     def proportions(self) -> dict[str, float]:
         """Share of each source among the samples delivered so far."""
@@ -156,13 +180,22 @@ class TokenLoader:
         return {name: int(n) / total for name, n in zip(self.names, self._taken)}
 
     # -- batches ------------------------------------------------------------------------------
-    def _batch(self, start: int, pool: ThreadPoolExecutor) -> tuple[np.ndarray, np.ndarray]:
-        picks = self.samples_at(start, self.batch_size)
+    def _read_rows(self, rows: np.ndarray, positions: range, sources: np.ndarray, indices: np.ndarray) -> None:
+        for row in positions:
+            rows[row] = self.sources[sources[row]].window(int(indices[row]))
+
+    def _batch(self, start: int, pool: ThreadPoolExecutor | None) -> tuple[np.ndarray, np.ndarray]:
+        sources, indices = self._picks(start, self.batch_size)
         rows = np.empty((self.batch_size, self.seq_len + 1), dtype=np.int64)
-        futures = {pool.submit(self.sources[k].window, i): row for row, (k, i) in enumerate(picks)}
-        for future in as_completed(futures):  # any order; each window lands in its own row
-            rows[futures[future]] = future.result()
-        return rows, np.bincount([k for k, _ in picks], minlength=len(self.sources))
+        if pool is None:  # local memory-mapped files: reading in this thread is fastest
+            self._read_rows(rows, range(self.batch_size), sources, indices)
+            return rows, np.bincount(sources, minlength=len(self.sources))
+        step = -(-self.batch_size // self.read_threads)  # rows per reader: a few reads per task
+        futures = [pool.submit(self._read_rows, rows, range(lo, min(lo + step, self.batch_size)), sources, indices)
+                   for lo in range(0, self.batch_size, step)]
+        for future in as_completed(futures):  # any order; every window lands in its own row
+            future.result()
+        return rows, np.bincount(sources, minlength=len(self.sources))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         import torch
@@ -172,7 +205,7 @@ class TokenLoader:
         start = self.position
 
         def produce() -> None:
-            with ThreadPoolExecutor(self.read_threads) as pool:
+            with ThreadPoolExecutor(self.read_threads) if self.read_threads > 1 else _no_pool() as pool:
                 position = start
                 while not stop.is_set():
                     try:

@@ -69,8 +69,9 @@ def test_ranks_partition_each_epoch_exactly(run, world):
     assert TokenLoader(run, seq_len=32, batch_size=4, seed=6).samples_at(0, n) != first
 
 
-def test_batches_are_shifted_tensors(run):
-    loader = TokenLoader(run, seq_len=16, batch_size=8, seed=1)
+@pytest.mark.parametrize("read_threads", [1, 4])
+def test_batches_are_shifted_tensors(run, read_threads):
+    loader = TokenLoader(run, seq_len=16, batch_size=8, seed=1, read_threads=read_threads)
     batch = next(iter(loader))
     assert batch["input_ids"].shape == batch["labels"].shape == (8, 16)
     assert batch["input_ids"].dtype == torch.int64

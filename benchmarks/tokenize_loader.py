@@ -1,0 +1,105 @@
+"""tokenize stage and loader throughput, in one run, on the core benchmark's real corpus
+(Debian python3.11-doc, main content; `--copies` repeats it).
+
+* tokenize: the stage as a shard task runs it (batches of 512 through ``Tokenize.process`` and
+  the token-shard writer, files included) against calling ``tokenizers``' batch encoder
+  directly on the same texts in memory, and against datatrove's ``DocumentTokenizer``
+  (one task).  All use the same byte-level BPE (32k, trained here with `tokenize` itself).
+* loader: ``TokenLoader`` batches (tensors, prefetch on) against a plain ``numpy.memmap``
+  read of the same windows in the same order.
+
+    .venv/bin/python benchmarks/tokenize_loader.py [--copies 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import fsspec
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import WORK  # noqa: E402
+from peers import run_peer  # noqa: E402
+from quality_vs_datatrove import extracted_text  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--seq-len", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    from tokenizers import Tokenizer
+
+    from dataprep.inspection import read_table
+    from dataprep.loader import PackedRun, TokenLoader
+    from dataprep.tokens import TokenShardWriter
+    from dataprep.transforms.tokenize import Tokenize, TrainParams, train_bpe
+
+    table = read_table(str(extracted_text(args.copies) / "data"), columns=["id", "text", "source"])
+    texts = table.column("text").to_pylist()
+    tok_path = WORK / "bench-bpe32k.json"
+    if not tok_path.exists():
+        tok_path.write_text(train_bpe(texts[:2000], TrainParams(vocab_size=32000)))
+    tok = Tokenizer.from_file(str(tok_path))
+
+    t0 = time.perf_counter()
+    raw = tok.encode_batch_fast(texts, add_special_tokens=False)
+    raw_s = time.perf_counter() - t0
+    tokens = sum(len(e.ids) + 1 for e in raw)
+
+    stage = Tokenize(tokenizer=str(tok_path)).ensure_setup()
+    out = WORK / "bench-tokens"
+    fs = fsspec.filesystem("file")
+    t0 = time.perf_counter()
+    sink = stage.open_sink(fs, str(out), "part-00000")
+    for start in range(0, table.num_rows, 512):
+        sink.write(stage.process(table.slice(start, 512)))
+    sink.close()
+    stage_s = time.perf_counter() - t0
+
+    jsonl = WORK / "bench-tokenize.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(table.column("id").to_pylist(), texts)))
+    peer = run_peer("datatrove_tokenize.py", str(jsonl), str(tok_path))
+
+    print(f"tokenize: {len(texts)} documents, {tokens / 1e6:.2f} M tokens (Debian python3.11-doc x{args.copies})")
+    print(f"{'method':44} {'seconds':>8} {'M tokens/s':>11} {'stage / it':>11}")
+    for name, seconds in [("tokenizers encode_batch_fast, in memory", raw_s), ("dataprep tokenize stage (+ token shards)", stage_s),
+                          ("datatrove DocumentTokenizer", peer["seconds"])]:
+        print(f"{name:44} {seconds:8.2f} {tokens / seconds / 1e6:11.2f} {seconds / stage_s:10.2f}x")
+
+    import torch  # imported before timing: a trainer has it loaded already
+
+    packed = PackedRun(out, args.seq_len)
+    loader = TokenLoader(out, seq_len=args.seq_len, batch_size=args.batch_size, seed=0)
+    steps = min(packed.samples // args.batch_size, 400)
+    batches = iter(loader)
+    next(batches)  # start-up (thread, first permutation) is not throughput
+    t0 = time.perf_counter()
+    for _, _batch in zip(range(steps), batches):
+        pass
+    loader_s = time.perf_counter() - t0
+    batches.close()
+    picks = loader.samples_at(loader.batch_size, steps * args.batch_size)
+
+    ids = np.memmap(out / "tokens" / "part-00000.bin", dtype=np.dtype(json.loads((out / "tokens" / "tokens.json").read_text())["dtype"]), mode="r")
+    t0 = time.perf_counter()
+    L = args.seq_len
+    for b in range(steps):
+        rows = np.stack([ids[i * L:i * L + L + 1].astype(np.int64) for _, i in picks[b * args.batch_size:(b + 1) * args.batch_size]])
+        torch.from_numpy(rows)
+    memmap_s = time.perf_counter() - t0
+    n = steps * args.batch_size * L
+    print(f"loader: {steps} batches of {args.batch_size} x {L} tokens")
+    print(f"{'method':44} {'seconds':>8} {'M tokens/s':>11} {'loader / it':>11}")
+    for name, seconds in [("plain numpy.memmap reads, same windows", memmap_s), ("dataprep TokenLoader (tensors, prefetch)", loader_s)]:
+        print(f"{name:44} {seconds:8.3f} {n / seconds / 1e6:11.2f} {(n / loader_s) / (n / seconds):10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
