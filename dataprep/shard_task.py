@@ -106,11 +106,12 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
             reader["seconds"] += time.perf_counter() - t_read
             docs = batch.docs
             check_documents(docs, f"shard {shard.name}")
+            docs_bytes = text_bytes(docs)
             if task.previous_output is None:
                 n_bad = batch.quarantine.num_rows
                 reader["inputs"] += docs.num_rows + n_bad
                 reader["docs"] += docs.num_rows
-                reader["bytes"] += text_bytes(docs)
+                reader["bytes"] += docs_bytes
                 if n_bad:
                     for reason in batch.quarantine.column("reason").to_pylist():
                         reader["quarantined"][reason] = reader["quarantined"].get(reason, 0) + 1
@@ -118,7 +119,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
             for i, stage in enumerate(stages):
                 c = counts[i]
                 c.docs_in += docs.num_rows
-                c.bytes_in += text_bytes(docs)
+                c.bytes_in += docs_bytes
                 t0 = time.perf_counter()
                 out = stage.apply(docs, state) if stage.barrier else stage.process(docs)
                 c.seconds += time.perf_counter() - t0
@@ -132,8 +133,9 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                 if i in sinks:
                     sinks[i].write(out)
                 docs = out.kept
+                docs_bytes = text_bytes(docs)
                 c.docs_out += docs.num_rows
-                c.bytes_out += text_bytes(docs)
+                c.bytes_out += docs_bytes
                 if c.docs_in != c.docs_out + sum(c.removed.values()):
                     raise RuntimeError(f"stage {stage.stage_name()} lost documents in shard {shard.name}: "
                                        f"{c.docs_in} in, {c.docs_out} kept, {sum(c.removed.values())} removed")
