@@ -243,12 +243,14 @@ class Summaries:
                 out.append(pq.read_table(f))
         return out
 
-    def dataframe(self, columns: list[str] | None = None):
-        """A lazy ``dask.dataframe`` over all summaries with a ``shard`` column, for stages
-        whose summaries are too large for one worker (group them with a Dask shuffle)."""
-        import dask.dataframe as dd
+    def exchange(self, client: Any, parts: int, assign: Callable[[pa.Table], Any], reduce: Callable[[pa.Table, int], Any],
+                 columns: list[str] | None = None) -> list[Any]:
+        """Regroup all summaries into ``parts`` partitions across Dask tasks and return
+        ``reduce`` of each (see :mod:`dataprep.exchange`), for summaries too large for one worker."""
+        from dataprep.exchange import exchange
 
-        return dd.read_parquet(self.paths, columns=columns, storage_options=self.storage_options or None)
+        return exchange(client, self.paths, parts, f"{self.workdir}/exchange", assign, reduce, columns,
+                        self.storage_options)
 
 
 class GlobalTransform(Transform):
@@ -261,7 +263,8 @@ class GlobalTransform(Transform):
        shard, with a ``shard`` column added;
     2. :meth:`combine` once, on a worker, given the :class:`Summaries`; it returns a state,
        small or a reference to files it wrote under ``summaries.workdir``. It may run Dask
-       computations itself (``distributed.worker_client``) to stay scalable;
+       tasks itself (``distributed.worker_client``, e.g. :meth:`Summaries.exchange`) to stay
+       scalable;
     3. :meth:`shard_state` once per shard task, then :meth:`apply` on every batch of that
        shard (fused with the per-shard stages that follow).
 

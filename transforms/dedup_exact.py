@@ -2,14 +2,14 @@
 
 A barrier stage on Dask.  Each shard task hashes its documents' normalised text (128-bit
 BLAKE2b; normalisation with Arrow kernels: Unicode NFC, lower case, runs of white space made
-one space, trimmed) and writes ``(hash, id, shard)`` as its summary.  ``combine`` groups the
-hashes across all shards with a Dask dataframe shuffle (``split_out`` partitions, so no single
-worker holds the whole corpus), keeps the smallest ``id`` of every group as its representative,
-and writes the other members, partitioned by shard.  Each shard then loads only its own
+one space, trimmed) and writes ``(hash, id, shard)`` as its summary.  ``combine`` exchanges
+the hashes between Dask tasks into ``partitions`` partitions (:mod:`dataprep.exchange`, so no
+single worker holds the whole corpus), keeps the smallest ``id`` of every group as its
+representative, and writes the other members, partitioned by shard.  Each shard then loads only its own
 removals.  Removed documents carry ``duplicate_of`` (the representative's id).
 
-Memory: the grouping is spread over ``partitions`` Dask partitions of about
-``documents x 60 bytes / partitions`` each; a shard task holds only its own removals.
+Memory: the grouping is spread over ``partitions`` tasks of about
+``documents x 50 bytes / partitions`` each; a shard task holds only its own removals.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
 from dataprep import removals
+from dataprep.exchange import key_partition
 from dataprep.schema import ID, TEXT
 from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
 
@@ -29,7 +31,7 @@ from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, 
 class DedupExactParams(Params):
     lowercase: bool = Field(True, description="compare texts in lower case")
     collapse_whitespace: bool = Field(True, description="compare with runs of white space made one space, trimmed")
-    partitions: int | None = Field(None, ge=1, description="Dask partitions for grouping hashes (default: one per 8 shards)")
+    partitions: int | None = Field(None, ge=1, description="partitions for grouping hashes (default: one per 8 shards)")
 
 
 def normalise(text: pa.Array, lowercase: bool, collapse_whitespace: bool) -> pa.Array:
@@ -41,6 +43,15 @@ def normalise(text: pa.Array, lowercase: bool, collapse_whitespace: bool) -> pa.
     return text
 
 
+def _duplicates(table: pa.Table, partition: int) -> pa.Table:
+    """Within one partition of the hash exchange: every document whose text hash another
+    document with a smaller id shares, with that smallest id as ``duplicate_of``."""
+    groups = table.group_by(["h1", "h2"]).aggregate([(ID, "min")])
+    joined = table.join(groups, keys=["h1", "h2"], join_type="inner")
+    dups = joined.filter(pc.not_equal(joined.column(ID), joined.column(f"{ID}_min")))
+    return pa.table({ID: dups.column(ID), "duplicate_of": dups.column(f"{ID}_min"), "shard": dups.column("shard")})
+
+
 class DedupExact(GlobalTransform):
     """Keep one document (the smallest id) per group of identical normalised texts."""
 
@@ -49,21 +60,20 @@ class DedupExact(GlobalTransform):
 
     def summarize(self, batch: pa.Table) -> pa.Table:
         texts = normalise(batch.column(TEXT), self.params.lowercase, self.params.collapse_whitespace)
-        hashes = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts.to_pylist()]
-        return pa.table({"hash": pa.array(hashes, pa.string()), ID: batch.column(ID)})
+        digests = b"".join(hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts.to_pylist())
+        halves = np.frombuffer(digests, dtype="<u8").reshape(-1, 2) if digests else np.zeros((0, 2), np.uint64)
+        return pa.table({"h1": pa.array(halves[:, 0]), "h2": pa.array(halves[:, 1]), ID: batch.column(ID)})
 
     def combine(self, summaries: Summaries) -> Any:
         from distributed import worker_client
 
         out = f"{summaries.workdir}/duplicates"
         removals.reset(out, summaries.storage_options)
-        partitions = self.params.partitions or max(1, len(summaries.paths) // 8)
-        with worker_client():
-            docs = summaries.dataframe(columns=["hash", ID, "shard"])
-            reps = docs.groupby("hash")[ID].min(split_out=partitions).to_frame("duplicate_of").reset_index()
-            joined = docs.merge(reps, on="hash", how="inner", npartitions=partitions, shuffle_method="tasks")
-            dups = joined[joined[ID] != joined["duplicate_of"]][[ID, "duplicate_of", "shard"]]
-            dups.to_parquet(out, partition_on=["shard"], write_index=False, storage_options=summaries.storage_options or None)
+        parts = self.params.partitions or max(1, len(summaries.paths) // 8)
+        with worker_client() as client:
+            found = summaries.exchange(client, parts, key_partition("h1", parts), _duplicates,
+                                       columns=["h1", "h2", ID, "shard"])
+        removals.write(pa.concat_tables(found), out, summaries.storage_options)
         return out
 
     def shard_state(self, state: Any, shard: str) -> dict[str, str]:

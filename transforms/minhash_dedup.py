@@ -3,9 +3,9 @@
 1. *summarize* (fused into the shard tasks before the barrier): shingle, sign and band every
    document of the batch at once (:mod:`dataprep.minhash`); the summary is one row per
    document and band: ``(id, band, key)``.
-2. *combine* (one task that drives Dask): the band keys are shuffled with Dask over
-   ``partitions`` partitions on (band, key), so each bucket lands whole in one partition on
-   one worker; every bucket with more than one document gives edges from each member to the
+2. *combine* (one task that drives Dask): the band keys are exchanged between Dask tasks
+   (:mod:`dataprep.exchange`) into ``partitions`` partitions by key, so each bucket lands whole
+   in one task; every bucket with more than one document gives edges from each member to the
    bucket's smallest id.
    With ``verify``, each edge is kept only if the exact Jaccard similarity of the two
    documents' shingle sets reaches ``threshold`` (the documents are re-read, one task per
@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from dataprep import removals
+from dataprep.exchange import key_partition
 from dataprep.minhash import band_keys, connected_components, optimal_bands_rows, shingle_hashes, signatures
 from dataprep.schema import ID, TEXT
 from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
@@ -73,12 +74,13 @@ def _shingle_sets(path: str, ids: list[str], ngram: int, mode: str, storage_opti
     return {i: np.unique(hv[bounds[k]:bounds[k + 1]]) for k, i in enumerate(table.column(ID).to_pylist())}
 
 
-def _bucket_members(part):
-    """Within one partition of the band-key shuffle (whole buckets): the documents of buckets
-    with more than one member, each with its bucket's smallest id."""
-    groups = part.groupby(["band", "key"])[ID]
-    part = part.assign(min=groups.transform("min"), size=groups.transform("size"))
-    return part[part["size"] > 1][[ID, "shard", "min"]]
+def _bucket_members(table: pa.Table, partition: int) -> pa.Table:
+    """Within one partition of the band-key exchange (whole buckets): the documents of buckets
+    with more than one member, each with its bucket's smallest id (``min``)."""
+    buckets = table.group_by(["band", "key"]).aggregate([(ID, "min"), (ID, "count")])
+    buckets = buckets.filter(pc.greater(buckets.column(f"{ID}_count"), 1)).select(["band", "key", f"{ID}_min"])
+    members = table.join(buckets, keys=["band", "key"], join_type="inner")
+    return pa.table({ID: members.column(ID), "shard": members.column("shard"), "min": members.column(f"{ID}_min")})
 
 
 def _jaccard(x: np.ndarray, y: np.ndarray) -> float:
@@ -115,22 +117,22 @@ class MinHashDedup(GlobalTransform):
 
         out = f"{summaries.workdir}/clusters"
         removals.reset(out, summaries.storage_options)
-        partitions = self.params.partitions or max(1, len(summaries.paths) // 4)
+        parts = self.params.partitions or max(1, len(summaries.paths) // 4)
         with worker_client() as client:
-            docs = summaries.dataframe(columns=[ID, "band", "key", "shard"])
-            meta = docs._meta[[ID, "shard"]].assign(min=docs._meta[ID])
-            members = docs.shuffle(on=["band", "key"], npartitions=partitions).map_partitions(_bucket_members, meta=meta)
-            members = members.compute()
-            edges = members[members[ID] != members["min"]][[ID, "min"]].drop_duplicates()
-            nodes = members[[ID, "shard"]].drop_duplicates()
-            if self.params.verify and len(edges):
+            found = summaries.exchange(client, parts, key_partition("key", parts), _bucket_members,
+                                       columns=[ID, "band", "key", "shard"])
+            members = pa.concat_tables(found)
+            edges = members.filter(pc.not_equal(members.column(ID), members.column("min")))
+            edges = edges.group_by([ID, "min"]).aggregate([])  # unique pairs
+            nodes = members.group_by([ID, "shard"]).aggregate([])
+            if self.params.verify and edges.num_rows:
                 edges = self._verify(edges, nodes, summaries, client)
-        if len(edges) == 0:
+        if edges.num_rows == 0:
             return out
-        names, shard_of = nodes[ID].to_numpy(dtype=object), dict(zip(nodes[ID], nodes["shard"]))
-        names = np.unique(names.astype(str))  # sorted: index order is id order
-        a = np.searchsorted(names, edges[ID].to_numpy(dtype=str))
-        b = np.searchsorted(names, edges["min"].to_numpy(dtype=str))
+        names = np.unique(np.asarray(nodes.column(ID).to_pylist(), dtype=str))  # sorted: index order is id order
+        shard_of = dict(zip(nodes.column(ID).to_pylist(), nodes.column("shard").to_pylist()))
+        a = np.searchsorted(names, np.asarray(edges.column(ID).to_pylist(), dtype=str))
+        b = np.searchsorted(names, np.asarray(edges.column("min").to_pylist(), dtype=str))
         labels = connected_components(a, b, len(names))
         in_cluster = np.zeros(len(names), dtype=bool)
         in_cluster[a] = in_cluster[b] = True
@@ -146,10 +148,10 @@ class MinHashDedup(GlobalTransform):
         removals.write(table, out, summaries.storage_options)
         return out
 
-    def _verify(self, edges, nodes, summaries: Summaries, client) -> Any:
+    def _verify(self, edges: pa.Table, nodes: pa.Table, summaries: Summaries, client) -> pa.Table:
         """Keep the edges whose documents' exact shingle-set Jaccard reaches the threshold."""
         by_shard: dict[str, list[str]] = {}
-        for doc_id, shard in zip(nodes[ID], nodes["shard"]):
+        for doc_id, shard in zip(nodes.column(ID).to_pylist(), nodes.column("shard").to_pylist()):
             by_shard.setdefault(shard, []).append(doc_id)
         index = {s: i for i, s in enumerate(summaries.shards)}
         futures = [client.submit(_shingle_sets, summaries.inputs[index[s]], ids, self.params.ngram, self.params.mode,
@@ -157,8 +159,9 @@ class MinHashDedup(GlobalTransform):
         sets: dict[str, np.ndarray] = {}
         for part in client.gather(futures):
             sets.update(part)
-        keep = [_jaccard(sets[x], sets[y]) >= self.params.threshold for x, y in zip(edges[ID], edges["min"])]
-        return edges[np.array(keep, dtype=bool)]
+        keep = [_jaccard(sets[x], sets[y]) >= self.params.threshold
+                for x, y in zip(edges.column(ID).to_pylist(), edges.column("min").to_pylist())]
+        return edges.filter(pa.array(keep, pa.bool_()))
 
     def shard_state(self, state: Any, shard: str) -> dict[str, tuple]:
         return removals.load(state, shard, ["duplicate_of", "dup_cluster"])
