@@ -47,10 +47,13 @@ def _fnv1a(words: pa.Array) -> np.ndarray:
     data = np.frombuffer(words.buffers()[2], dtype=np.uint8) if words.buffers()[2] is not None else np.zeros(0, np.uint8)
     starts, lengths = offsets[:-1], np.diff(offsets)
     h = np.full(n, FNV_OFFSET, dtype=np.uint64)
+    active = np.nonzero(lengths > 0)[0]
+    j = 0
     with np.errstate(over="ignore"):
-        for j in range(int(lengths.max()) if n else 0):
-            active = np.nonzero(lengths > j)[0]
+        while len(active):  # byte j of every word that has one; the active set shrinks as words end
             h[active] = (h[active] ^ data[starts[active] + j].astype(np.uint64)) * FNV_PRIME
+            j += 1
+            active = active[lengths[active] > j]
     return h
 
 
