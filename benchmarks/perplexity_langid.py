@@ -59,7 +59,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     import fasttext
-    import kenlm
 
     from dataprep.inspection import read_table
     from dataprep.lm import write_model

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow as pa
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -38,7 +38,6 @@ def main() -> None:
 
     from dataprep.inspection import read_table
     from dataprep.loader import PackedRun, TokenLoader
-    from dataprep.tokens import TokenShardWriter
     from dataprep.transforms.tokenize import Tokenize, TrainParams, train_bpe
 
     table = read_table(str(extracted_text(args.copies) / "data"), columns=["id", "text", "source"])

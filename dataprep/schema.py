@@ -24,8 +24,6 @@ DOCUMENT_SCHEMA = pa.schema(
     ]
 )
 
-REMOVED_COLUMNS = [pa.field("stage", pa.string()), pa.field("reason", pa.string())]
-
 QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field(ID, pa.string()),

@@ -30,8 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, create_model
 
-from dataprep.schema import REMOVED_COLUMNS
-
 
 class Params(BaseModel):
     """Base of every stage's parameters: unknown keys are errors, values are validated."""

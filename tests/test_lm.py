@@ -10,7 +10,6 @@ import kenlm
 import pyarrow as pa
 import pytest
 
-from dataprep.inspection import read_table
 from dataprep.lm import normalise_lines, write_model
 from dataprep.transforms.extract import Extract
 from tests.conftest import SAMPLE_WEB, run_cli

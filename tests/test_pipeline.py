@@ -13,7 +13,7 @@ from dataprep.recipe import load_recipe
 from dataprep.transforms.extract import Extract
 from dataprep.transforms.langid import LangId
 from tests.conftest import SAMPLE_WEB, output_bytes, quickstart_recipe, run_cli, write_recipe
-from tests.helpers.transforms import BelowMedian, CountSetup, MinLength, Sleep
+from tests.helpers.transforms import BelowMedian, CountSetup, MinLength
 
 N_PAGES = len(list(SAMPLE_WEB.rglob("*.html")))
 

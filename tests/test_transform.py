@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from dataprep import Drop, Filter, Map, Params, Transform, document_transform
+from dataprep import Drop, Filter, Map, Params, Transform
 from dataprep.plan import plan_groups
 from dataprep.registry import StageLookupError, resolve_stage
 from dataprep.schema import DOCUMENT_SCHEMA

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Iterator, Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import pyarrow as pa
