@@ -20,7 +20,7 @@ source's next sample for the rank; ``proportions()`` reports what was realised.
 (plus the settings, checked on load).  Every sample at position t is a pure function of the
 settings and t, so ``load_state_dict`` continues exactly where a checkpoint left off.
 
-**Prefetch.** A background thread assembles the next ``prefetch`` batches.  With
+**Prefetch.** A background thread assembles the next batches, ``prefetch`` at a time.  With
 ``read_threads > 1`` the windows of a batch are read by a thread pool in any order and each
 lands in its own row, so slow random reads (network file systems, cold disks) overlap and
 never stall the trainer -- the idea of RINAS: order within a batch does not matter, so a batch
@@ -55,7 +55,9 @@ class PackedRun:
     def __init__(self, run: str | Path, seq_len: int) -> None:
         self.meta, self.shards = open_run(run)
         self.seq_len = seq_len
-        sizes = np.array([len(s.ids) for s in self.shards], dtype=np.int64)
+        # plain ndarray views of the memory maps: the same pages, without np.memmap's per-slice overhead
+        self.arrays = [np.asarray(s.ids) for s in self.shards]
+        sizes = np.array([len(a) for a in self.arrays], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(sizes)])
         self.tokens = int(self.starts[-1])
         self.samples = max(0, (self.tokens - 1) // seq_len)
@@ -69,11 +71,26 @@ class PackedRun:
         k = int(np.searchsorted(self.starts, lo, side="right")) - 1
         while lo < hi:
             shard_lo = lo - int(self.starts[k])
-            take = min(hi - lo, len(self.shards[k].ids) - shard_lo)
-            parts.append(self.shards[k].ids[shard_lo:shard_lo + take])
+            take = min(hi - lo, len(self.arrays[k]) - shard_lo)
+            parts.append(self.arrays[k][shard_lo:shard_lo + take])
             lo += take
             k += 1
         return np.concatenate(parts).astype(np.int64) if len(parts) > 1 else parts[0].astype(np.int64)
+
+    def windows(self, indices: np.ndarray) -> np.ndarray:
+        """Windows ``indices`` as one (n, seq_len + 1) int64 array (one slice per window inside
+        a shard -- the common case -- and :meth:`window` for the rare ones across shards)."""
+        lo = np.asarray(indices, dtype=np.int64) * self.seq_len
+        first = np.searchsorted(self.starts, lo, side="right") - 1
+        span = self.seq_len + 1
+        parts = []
+        for start, k in zip(lo.tolist(), first.tolist()):
+            local = start - int(self.starts[k])
+            if local + span <= len(self.arrays[k]):
+                parts.append(self.arrays[k][local:local + span])
+            else:
+                parts.append(self.window(start // self.seq_len))
+        return np.stack(parts).astype(np.int64) if parts else np.empty((0, span), np.int64)
 
     def document_starts(self, i: int) -> np.ndarray:
         """Positions inside window i where a new document begins (after an end-of-document)."""
@@ -88,7 +105,7 @@ class TokenLoader:
     """
 
     def __init__(self, runs: str | Path | Sequence[str | Path] | Mapping[str | Path, float], seq_len: int,
-                 batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1, prefetch: int = 2,
+                 batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1, prefetch: int = 8,
                  read_threads: int = 1) -> None:
         if isinstance(runs, (str, Path)):
             runs = {runs: 1.0}
@@ -186,9 +203,13 @@ class TokenLoader:
 
     def _batch(self, start: int, pool: ThreadPoolExecutor | None) -> tuple[np.ndarray, np.ndarray]:
         sources, indices = self._picks(start, self.batch_size)
+        if pool is None and len(self.sources) == 1:
+            return self.sources[0].windows(indices), np.array([len(indices)])
         rows = np.empty((self.batch_size, self.seq_len + 1), dtype=np.int64)
         if pool is None:  # local memory-mapped files: reading in this thread is fastest
-            self._read_rows(rows, range(self.batch_size), sources, indices)
+            for k in np.unique(sources).tolist():
+                where = np.nonzero(sources == k)[0]
+                rows[where] = self.sources[k].windows(indices[where])
             return rows, np.bincount(sources, minlength=len(self.sources))
         step = -(-self.batch_size // self.read_threads)  # rows per reader: a few reads per task
         futures = [pool.submit(self._read_rows, rows, range(lo, min(lo + step, self.batch_size)), sources, indices)
@@ -200,7 +221,10 @@ class TokenLoader:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         import torch
 
-        q: queue.Queue = queue.Queue(maxsize=max(1, self.prefetch))
+        # batches travel in chunks of `prefetch`, so the cost of a hand-off between threads is
+        # paid once per chunk rather than once per batch; at most two chunks are in flight
+        chunk = max(1, self.prefetch)
+        q: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
         start = self.position
 
@@ -209,11 +233,11 @@ class TokenLoader:
                 position = start
                 while not stop.is_set():
                     try:
-                        item = self._batch(position, pool)
+                        item = [self._batch(position + i * self.batch_size, pool) for i in range(chunk)]
                     except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                         q.put(exc)
                         return
-                    position += self.batch_size
+                    position += chunk * self.batch_size
                     while not stop.is_set():
                         try:
                             q.put(item, timeout=0.1)
@@ -228,11 +252,11 @@ class TokenLoader:
                 item = q.get()
                 if isinstance(item, BaseException):
                     raise item
-                rows, counts = item
-                self.position += self.batch_size
-                self._taken += counts
-                tokens = torch.from_numpy(rows)
-                yield {"input_ids": tokens[:, :-1], "labels": tokens[:, 1:]}
+                for rows, counts in item:
+                    self.position += self.batch_size
+                    self._taken += counts
+                    tokens = torch.from_numpy(rows)
+                    yield {"input_ids": tokens[:, :-1], "labels": tokens[:, 1:]}
         finally:
             stop.set()
             thread.join(timeout=5)

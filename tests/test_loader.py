@@ -50,6 +50,8 @@ def test_packing_windows_cross_documents_and_shards(run):
     assert packed.samples == (len(tokens) - 1) // 64
     for i in (0, 1, packed.samples // 2, packed.samples - 1):
         assert np.array_equal(packed.window(i), tokens[i * 64:i * 64 + 65])
+    every = np.arange(packed.samples)
+    assert np.array_equal(packed.windows(every), np.stack([tokens[i * 64:i * 64 + 65] for i in every]))
     starts = packed.document_starts(3)
     window = packed.window(3)
     assert all(window[p - 1] == 0 for p in starts)
