@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the encoder and the stage (median shown)")
     args = parser.parse_args()
     from tokenizers import Tokenizer
 
@@ -47,26 +49,36 @@ def main() -> None:
         tok_path.write_text(train_bpe(texts[:2000], TrainParams(vocab_size=32000)))
     tok = Tokenizer.from_file(str(tok_path))
 
-    t0 = time.perf_counter()
-    raw = tok.encode_batch_fast(texts, add_special_tokens=False)
-    raw_s = time.perf_counter() - t0
-    tokens = sum(len(e.ids) + 1 for e in raw)
-
     stage = Tokenize(tokenizer=str(tok_path)).ensure_setup()
     out = WORK / "bench-tokens"
     fs = fsspec.filesystem("file")
-    t0 = time.perf_counter()
-    sink = stage.open_sink(fs, str(out), "part-00000")
-    for start in range(0, table.num_rows, 512):
-        sink.write(stage.process(table.slice(start, 512)))
-    sink.close()
-    stage_s = time.perf_counter() - t0
+
+    def raw_once() -> float:
+        t0 = time.perf_counter()
+        tok.encode_batch_fast(texts, add_special_tokens=False)
+        return time.perf_counter() - t0
+
+    def stage_once() -> float:
+        t0 = time.perf_counter()
+        sink = stage.open_sink(fs, str(out), "part-00000")
+        for start in range(0, table.num_rows, 512):
+            sink.write(stage.process(table.slice(start, 512)))
+        sink.close()
+        return time.perf_counter() - t0
+
+    raw_times, stage_times = [], []
+    for _ in range(args.repeat):  # alternate, so drifts of the machine hit both alike
+        raw_times.append(raw_once())
+        stage_times.append(stage_once())
+    raw_s, stage_s = statistics.median(raw_times), statistics.median(stage_times)
+    tokens = sum(len(e.ids) + 1 for e in tok.encode_batch_fast(texts, add_special_tokens=False))
 
     jsonl = WORK / "bench-tokenize.jsonl"
     jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(table.column("id").to_pylist(), texts)))
-    peer = run_peer("datatrove_tokenize.py", str(jsonl), str(tok_path))
+    peer = run_peer("datatrove_tokenize.py", str(jsonl), str(tok_path), str(args.repeat))
 
-    print(f"tokenize: {len(texts)} documents, {tokens / 1e6:.2f} M tokens (Debian python3.11-doc x{args.copies})")
+    print(f"tokenize: {len(texts)} documents, {tokens / 1e6:.2f} M tokens (Debian python3.11-doc x{args.copies}); "
+          f"median of {args.repeat} runs each")
     print(f"{'method':44} {'seconds':>8} {'M tokens/s':>11} {'stage / it':>11}")
     for name, seconds in [("tokenizers encode_batch_fast, in memory", raw_s), ("dataprep tokenize stage (+ token shards)", stage_s),
                           ("datatrove DocumentTokenizer", peer["seconds"])]:

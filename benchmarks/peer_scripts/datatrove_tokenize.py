@@ -1,5 +1,6 @@
 """Runs in the peers' environment: datatrove's DocumentTokenizer (one task, one worker) on a
-JSONL file of {id, text} with a given tokenizer.json; writes seconds and tokens."""
+JSONL file of {id, text} with a given tokenizer.json, ``repeat`` times; writes the median
+seconds and the size of its token files."""
 
 import json
 import shutil
@@ -9,7 +10,13 @@ import time
 from pathlib import Path
 
 
-def main(out: str, path: str, tokenizer: str) -> None:
+def main(out: str, path: str, tokenizer: str, repeat: str = "1") -> None:
+    runs = [run_once(path, tokenizer) for _ in range(int(repeat))]
+    seconds = sorted(r[0] for r in runs)[len(runs) // 2]
+    Path(out).write_text(json.dumps({"seconds": seconds, "bytes": runs[0][1], "runs": [r[0] for r in runs]}))
+
+
+def run_once(path: str, tokenizer: str) -> tuple[float, int]:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.tokens import DocumentTokenizer
@@ -27,7 +34,7 @@ def main(out: str, path: str, tokenizer: str) -> None:
         size = sum(f.stat().st_size for f in (work / "tokens").rglob("*.ds"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    Path(out).write_text(json.dumps({"seconds": seconds, "bytes": size}))
+    return seconds, size
 
 
 if __name__ == "__main__":
