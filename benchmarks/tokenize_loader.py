@@ -6,7 +6,8 @@
   directly on the same texts in memory, and against datatrove's ``DocumentTokenizer``
   (one task).  All use the same byte-level BPE (32k, trained here with `tokenize` itself).
 * loader: ``TokenLoader`` batches (tensors, prefetch on) against a plain ``numpy.memmap``
-  read of the same windows in the same order.
+  read of the same windows in the same order, and against the tokens per second a small
+  GPT-style model consumes in a CPU training step (a stand-in until ``dataprep/train``).
 
     .venv/bin/python benchmarks/tokenize_loader.py [--copies 2]
 """
@@ -106,10 +107,38 @@ def main() -> None:
         torch.from_numpy(rows)
     memmap_s = time.perf_counter() - t0
     n = steps * args.batch_size * L
+    trainer_tokens_s = cpu_trainer_tokens_per_s(args.batch_size, L, json.loads((out / "tokens" / "tokens.json").read_text())["vocab_size"])
     print(f"loader: {steps} batches of {args.batch_size} x {L} tokens")
     print(f"{'method':44} {'seconds':>8} {'M tokens/s':>11} {'loader / it':>11}")
     for name, seconds in [("plain numpy.memmap reads, same windows", memmap_s), ("dataprep TokenLoader (tensors, prefetch)", loader_s)]:
         print(f"{name:44} {seconds:8.3f} {n / seconds / 1e6:11.2f} {(n / loader_s) / (n / seconds):10.2f}x")
+    print(f"{'CPU training step, GPT-style 4x256 (consumes)':44} {'':8} {trainer_tokens_s / 1e6:11.5f} "
+          f"{(n / loader_s) / trainer_tokens_s:10.0f}x  (loader / trainer demand)")
+
+
+def cpu_trainer_tokens_per_s(batch: int, seq_len: int, vocab: int, steps: int = 2) -> float:
+    """Tokens per second a small GPT-style decoder (4 layers, d_model 256, causal attention)
+    consumes in forward + backward + AdamW on this CPU: the demand the loader has to meet.
+    A stand-in until the pipeline-parallel trainer (dataprep/train) exists."""
+    import torch
+    from torch import nn
+
+    layer = nn.TransformerEncoderLayer(256, 4, 1024, batch_first=True, norm_first=True)
+    model = nn.ModuleDict({"emb": nn.Embedding(vocab, 256), "body": nn.TransformerEncoder(layer, 4),
+                           "head": nn.Linear(256, vocab)})
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    mask = nn.Transformer.generate_square_subsequent_mask(seq_len)
+    x = torch.randint(0, vocab, (batch, seq_len + 1))
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        h = model["body"](model["emb"](x[:, :-1]), mask=mask, is_causal=True)
+        loss = nn.functional.cross_entropy(model["head"](h).flatten(0, 1), x[:, 1:].flatten())
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        times.append(time.perf_counter() - t0)
+    return batch * seq_len / statistics.median(times[1:])
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
+import torch
+from torch.utils.data import IterableDataset
 
 from dataprep.tokens import open_run
 
@@ -97,11 +99,13 @@ class PackedRun:
         return np.nonzero(self.window(i)[:-1] == self.meta["eos_id"])[0] + 1
 
 
-class TokenLoader:
+class TokenLoader(IterableDataset):
     """Batches ``{"input_ids", "labels"}`` (``torch.int64``, shape ``(batch_size, seq_len)``).
 
     ``runs`` is a run folder, a list of them (equal weights), or ``{run: weight}``.
-    Iterating goes on across epochs; stop after the number of steps you train for.
+    Iterating goes on across epochs; stop after the number of steps you train for.  It is a
+    ``torch.utils.data.IterableDataset`` of whole batches: use it directly, or wrap it in
+    ``DataLoader(loader, batch_size=None)``.
     """
 
     def __init__(self, runs: str | Path | Sequence[str | Path] | Mapping[str | Path, float], seq_len: int,
@@ -219,8 +223,6 @@ class TokenLoader:
         return rows, np.bincount(sources, minlength=len(self.sources))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        import torch
-
         # batches travel in chunks of `prefetch`, so the cost of a hand-off between threads is
         # paid once per chunk rather than once per batch; at most two chunks are in flight
         chunk = max(1, self.prefetch)

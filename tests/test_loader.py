@@ -122,3 +122,12 @@ def test_errors_explain_themselves(tmp_path: Path, run):
         TokenLoader(run, seq_len=8, batch_size=2, rank=2, world_size=2)
     with pytest.raises(FileNotFoundError, match="tokenize stage"):
         TokenLoader(tmp_path, seq_len=8, batch_size=2)
+
+
+def test_is_a_torch_iterable_dataset(run):
+    from torch.utils.data import DataLoader, IterableDataset
+
+    loader = TokenLoader(run, seq_len=16, batch_size=4, seed=2)
+    assert isinstance(loader, IterableDataset)
+    batch = next(iter(DataLoader(loader, batch_size=None)))
+    assert batch["input_ids"].shape == (4, 16)
