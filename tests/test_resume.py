@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DATAPREP, REPO, SAMPLE_WEB, output_bytes, run_cli, write_recipe
 
 
@@ -85,3 +87,44 @@ def test_resume_refuses_a_changed_recipe(tmp_path: Path):
     path, _ = completed_run(tmp_path)
     res = run_cli("run", str(path), "--resume", "--set", "stages.2.langid.min_score=0.9")
     assert res.returncode == 2 and "changed since the interrupted run" in res.stderr
+
+
+def barrier_recipe(out: Path) -> dict:
+    """Sleep -> minhash_dedup -> Sleep -> tokenize (trained): three groups, two barriers."""
+    return {
+        "name": "barriers",
+        "input": {"path": str(SAMPLE_WEB / "**" / "*.html"), "format": "html", "shard_size": "32KB"},
+        "output": {"path": str(out)},
+        "executor": {"workers": 2},
+        "stages": [{"extract": {}}, {"tests.helpers.transforms:Sleep": {"seconds": 0.05}},
+                   {"minhash_dedup": {"bands": 14, "rows": 8}}, {"tests.helpers.transforms:Sleep": {"seconds": 0.05}},
+                   {"tokenize": {"train": {"vocab_size": 600, "sample_docs": 100}}}],
+    }
+
+
+@pytest.mark.parametrize("folder,count", [("01-sleep", 10), ("03-sleep", 10), ("04-tokenize", 3)],
+                         ids=["before-dedup", "after-dedup", "during-tokenize"])
+def test_kill_around_global_stages_then_resume(tmp_path: Path, folder: str, count: int):
+    ref = tmp_path / "ref"
+    assert run_cli("run", str(write_recipe(tmp_path / "ref.yaml", barrier_recipe(ref)))).returncode == 0
+    out = tmp_path / "out"
+    recipe = write_recipe(tmp_path / "r.yaml", barrier_recipe(out))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([*DATAPREP, "run", str(recipe)], cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = out / "stages" / folder
+    deadline = time.monotonic() + 180
+    while (len(list(target.glob("*.receipt.json"))) if target.exists() else 0) < count and \
+            time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (out / "stats.json").exists(), "the kill should land before the end"
+    res = run_cli("run", str(recipe), "--resume")
+    assert res.returncode == 0, res.stderr
+    assert output_bytes(out) == output_bytes(ref)
+    for name in ("tokens.json", "tokenizer.json"):
+        assert (out / "tokens" / name).read_bytes() == (ref / "tokens" / name).read_bytes()
+    assert sorted(p.name for p in (out / "tokens").iterdir()) == sorted(p.name for p in (ref / "tokens").iterdir())
+    for p in (ref / "tokens").glob("*.bin"):
+        assert (out / "tokens" / p.name).read_bytes() == p.read_bytes()
