@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from dataprep import Pipeline, RunError
@@ -167,3 +168,16 @@ def test_cli_unwritable_output_fails_before_work(tmp_path: Path):
     recipe = write_recipe(tmp_path / "q.yaml", quickstart_recipe(blocker / "out", executor={"workers": 1}))
     res = run_cli("run", str(recipe))
     assert res.returncode == 2 and "output.path" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_deeply_nested_page_is_removed_not_hung(tmp_path: Path):
+    import time
+
+    page = "<html><body>" + "<div>" * 100_000 + "deep text" + "</div>" * 100_000 + "</body></html>"
+    ok = "<html><body><article><p>" + "A normal paragraph of text. " * 20 + "</p></article></body></html>"
+    t0 = time.perf_counter()
+    out = Extract().process(pa.table({"id": ["a", "b"], "text": pa.array([page, ok], pa.large_string()),
+                                      "source": ["a", "b"]}))
+    assert time.perf_counter() - t0 < 30  # extraction of this page alone would take minutes
+    assert out.removed.column("reason").to_pylist() == ["extract:too_deep"]
+    assert out.kept.num_rows == 1
