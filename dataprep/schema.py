@@ -55,13 +55,3 @@ def check_documents(table: pa.Table, where: str) -> None:
         got = table.schema.field(field.name).type
         if got != field.type:
             raise SchemaError(f"{where}: column {field.name!r} has type {got}, expected {field.type}")
-
-
-def empty_documents(extra: pa.Schema | None = None) -> pa.Table:
-    """An empty table with the document schema (plus ``extra`` fields)."""
-    schema = DOCUMENT_SCHEMA
-    if extra is not None:
-        for field in extra:
-            if field.name not in schema.names:
-                schema = schema.append(field)
-    return schema.empty_table()
