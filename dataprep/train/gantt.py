@@ -1,0 +1,55 @@
+"""Draw a schedule's timeline as a Gantt chart PNG: one row per rank, one box per compute action.
+
+Boxes are coloured by kind (forward, full backward, input backward, weight backward) and
+labelled with their microbatch; a second panel can show a timeline measured in a real run
+beside the simulated one, on the same time unit (milliseconds) for comparison.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from dataprep.train.simulate import Span
+
+COLORS = {"F": "#4C78A8", "B": "#54A24B", "I": "#72B7B2", "W": "#F58518"}
+
+
+def _panel(ax, spans: Sequence[Span], ranks: int, title: str, unit: str) -> None:  # noqa: ANN001 - matplotlib Axes
+    end = max((s.end for s in spans), default=1.0)
+    for s in spans:
+        ax.barh(s.rank, s.end - s.start, left=s.start, height=0.8, color=COLORS.get(s.kind, "#999999"),
+                edgecolor="white", linewidth=0.5)
+        if (s.end - s.start) > end / 60:
+            ax.text((s.start + s.end) / 2, s.rank, f"{s.microbatch}", ha="center", va="center", fontsize=7,
+                    color="white")
+    ax.set_yticks(range(ranks), [f"rank {r}" for r in range(ranks)])
+    ax.invert_yaxis()
+    ax.set_xlim(0, end * 1.01)
+    ax.set_xlabel(unit)
+    ax.set_title(title, fontsize=10)
+
+
+def draw_gantt(path: str | Path, spans: Sequence[Span], ranks: int, title: str, *, unit: str = "time",
+               measured: Sequence[Span] | None = None, measured_title: str = "measured") -> Path:
+    """Write the chart to ``path`` (PNG); with ``measured``, the two timelines one above the other."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    panels = 2 if measured is not None else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(12, 0.5 + 0.55 * ranks * panels + 0.8 * panels), squeeze=False)
+    _panel(axes[0][0], spans, ranks, title, unit)
+    if measured is not None:
+        _panel(axes[1][0], measured, ranks, measured_title, unit)
+    kinds = sorted({s.kind for s in list(spans) + list(measured or [])}, key="FBIW".find)
+    labels = {"F": "forward", "B": "backward", "I": "backward (input)", "W": "backward (weights)"}
+    fig.legend(handles=[Patch(color=COLORS[k], label=labels[k]) for k in kinds if k in COLORS],
+               loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

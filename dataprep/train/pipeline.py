@@ -1,0 +1,118 @@
+"""Build this rank's share of a pipeline: stage modules, ``PipelineStage`` objects, the schedule.
+
+The runtime is ``torch.distributed.pipelining``; this module only decides what goes where:
+the model is split by :func:`dataprep.train.partition.partition` into ``ranks x stages_per_rank``
+stages, the schedule's placement (loop or V) says which stages this rank holds, and the
+schedule class comes from :data:`dataprep.train.schedules.SCHEDULES`.
+
+:class:`OpTimer` records when each compute action ran on this rank (forward, full backward,
+input backward, weight backward, and the loss as part of the last stage's forward), which is
+what the trainer turns into the *measured* bubble and timeline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+from torch.distributed.pipelining import PipelineStage
+
+from dataprep.train.model import GPTConfig, StageModule
+from dataprep.train.partition import Partition, partition, uniform_partition
+from dataprep.train.schedules import ScheduleSpec
+
+
+@dataclass
+class OpTimer:
+    """Start/end times (``time.perf_counter``) of the compute actions this rank ran."""
+    rank: int
+    records: list[tuple[str, int, int, float, float]] = field(default_factory=list)  # kind, stage, mb, t0, t1
+    enabled: bool = True
+
+    def wrap(self, stage: PipelineStage) -> None:
+        """Time ``stage``'s forward and backward methods from now on."""
+        index = stage.stage_index
+
+        def timed(fn: Callable, kind_of: Callable[..., str], mb_of: Callable[..., int]) -> Callable:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                if not self.enabled:
+                    return fn(*args, **kwargs)
+                t0 = time.perf_counter()
+                out = fn(*args, **kwargs)
+                self.records.append((kind_of(*args, **kwargs), index, mb_of(*args, **kwargs), t0, time.perf_counter()))
+                return out
+            return run
+
+        stage.forward_one_chunk = timed(stage.forward_one_chunk, lambda *a, **k: "F", lambda chunk, *a, **k: chunk)
+        stage.backward_one_chunk = timed(
+            stage.backward_one_chunk, lambda *a, full_backward=True, **k: "B" if full_backward else "I",
+            lambda chunk, *a, **k: chunk)
+        stage.backward_weight_one_chunk = timed(stage.backward_weight_one_chunk, lambda *a, **k: "W",
+                                                lambda chunk, *a, **k: chunk)
+
+    def wrap_loss(self, schedule: Any) -> None:
+        """Count the loss (computed by the schedule after the last stage's forward) as forward time."""
+        original = schedule._maybe_compute_loss
+
+        def run(stage: Any, output: Any, target_mbs: Any, mb_index: int, *rest: Any) -> Any:
+            t0 = time.perf_counter()
+            out = original(stage, output, target_mbs, mb_index, *rest)
+            if self.enabled and stage.is_last and target_mbs is not None:
+                self.records.append(("F", stage.stage_index, mb_index, t0, time.perf_counter()))
+            return out
+        schedule._maybe_compute_loss = run
+
+    def take(self) -> list[tuple[str, int, int, float, float]]:
+        out, self.records = self.records, []
+        return out
+
+
+@dataclass
+class RankPipeline:
+    """What one rank holds: its stage modules (by stage index), the schedule, the timer."""
+    modules: dict[int, StageModule]
+    stages: list[PipelineStage]
+    schedule: Any
+    partition: Partition
+    timer: OpTimer
+    num_stages: int
+
+    @property
+    def has_first(self) -> bool:
+        return 0 in self.modules
+
+    @property
+    def has_last(self) -> bool:
+        return self.num_stages - 1 in self.modules
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for s in sorted(self.modules) for p in self.modules[s].parameters()]
+
+    def step(self, inputs: torch.Tensor | None, labels: torch.Tensor | None) -> list[torch.Tensor]:
+        """One forward+backward over all microbatches; the per-microbatch losses (last stage's rank only)."""
+        losses: list[torch.Tensor] = []
+        args = (inputs,) if self.has_first else ()
+        target = labels if self.has_last else None
+        self.schedule.step(*args, target=target, losses=losses if self.has_last else None)
+        return losses
+
+
+def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,
+                        microbatches: int, seed: int, loss_fn: Callable, device: torch.device,
+                        balanced: bool = True, group: dist.ProcessGroup | None = None) -> RankPipeline:
+    """This rank's stages and schedule; gradients are summed over microbatches (``scale_grads=False``)."""
+    spec.check(ranks, stages_per_rank, microbatches)
+    num_stages = ranks * stages_per_rank
+    part = partition(cfg, num_stages) if balanced else uniform_partition(cfg, num_stages)
+    mine = spec.stages_of(rank, ranks, stages_per_rank)
+    modules = {s: StageModule(cfg, *part.bounds[s], seed).to(device) for s in mine}
+    stages = [PipelineStage(modules[s], s, num_stages, device, group=group) for s in mine]
+    timer = OpTimer(rank)
+    for stage in stages:
+        timer.wrap(stage)
+    schedule = spec.runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False)
+    timer.wrap_loss(schedule)
+    return RankPipeline(modules, stages, schedule, part, timer, num_stages)

@@ -1,0 +1,176 @@
+"""Predict a pipeline schedule's step time, bubble and activation memory from per-op costs.
+
+A schedule is what the runtime executes: for every rank, an ordered list of compute actions
+(``F`` forward, ``B`` full backward, ``I`` backward for inputs, ``W`` backward for weights,
+``OVERLAP_F_B`` a forward and a backward issued together), each on a stage and a microbatch --
+the same :class:`torch.distributed.pipelining.schedules._Action` lists the library runs.
+
+The simulator executes those lists as soon as possible in their order: an action starts when
+its rank is free and its inputs exist (a forward needs the previous stage's forward of the same
+microbatch, a backward its own forward and the next stage's backward, a weight update its
+input-gradient backward); crossing ranks adds ``comm``.  It reports, per rank:
+
+* **bubble** -- the idle share of the step, ``1 - busy / step``.  With ``sync=True`` (what the
+  trainer does: every step ends with a gradient-norm all-reduce and the optimizer) the step is
+  the makespan of one iteration.  With ``sync=False`` iterations run back to back with no
+  barrier (the Zero Bubble paper's optimizer post-validation, which ZB-H2 assumes) and the step
+  is the steady-state period, measured over several iterations.
+* **peak in flight** -- the most microbatches whose activations the rank holds at once (counted
+  from the start of a forward to the end of its last backward piece, per stage chunk).
+
+No library computes this from the library's own action lists, hence this module.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from torch.distributed.pipelining.schedules import _Action, _ComputationType
+
+F, B, I, W, OVERLAP = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD, _ComputationType.BACKWARD_INPUT,
+                       _ComputationType.BACKWARD_WEIGHT, _ComputationType.OVERLAP_F_B)
+
+
+@dataclass(frozen=True)
+class OpCosts:
+    """Seconds (or any unit) per microbatch on one stage: forward, input backward, weight backward.
+
+    A full backward ``B`` costs ``b + w``.  Per-stage lists override the scalars.
+    """
+    f: float | Sequence[float] = 1.0
+    b: float | Sequence[float] = 1.0
+    w: float | Sequence[float] = 1.0
+    comm: float = 0.0
+
+    def of(self, kind: _ComputationType, stage: int) -> float:
+        pick = lambda v: v[stage] if isinstance(v, Sequence) else v  # noqa: E731
+        if kind == F:
+            return pick(self.f)
+        if kind == I:
+            return pick(self.b)
+        if kind == W:
+            return pick(self.w)
+        if kind == B:
+            return pick(self.b) + pick(self.w)
+        raise ValueError(f"no cost for {kind}")
+
+
+@dataclass
+class Span:
+    rank: int
+    kind: str  # F, B, I, W
+    stage: int
+    microbatch: int
+    start: float
+    end: float
+    iteration: int = 0
+
+
+@dataclass
+class SimResult:
+    step_time: float
+    busy: list[float]
+    peak_inflight: list[int]
+    spans: list[Span] = field(default_factory=list)
+
+    @property
+    def idle(self) -> list[float]:
+        return [self.step_time - b for b in self.busy]
+
+    @property
+    def bubble(self) -> list[float]:
+        """Idle share of the step, per rank."""
+        return [1 - b / self.step_time for b in self.busy]
+
+    @property
+    def mean_bubble(self) -> float:
+        return sum(self.bubble) / len(self.bubble)
+
+
+class ScheduleDeadlock(RuntimeError):
+    pass
+
+
+def _leaves(action: _Action) -> list[_Action]:
+    return list(action.sub_actions) if action.computation_type == OVERLAP else [action]
+
+
+def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Callable[[int], int], num_stages: int,
+             costs: OpCosts, *, sync: bool = True, iterations: int | None = None) -> SimResult:
+    """Run the per-rank action lists as soon as possible in order; see the module docstring."""
+    ranks = sorted(actions)
+    lists = {r: [a for a in actions[r] if a is not None and (a.computation_type == OVERLAP or a.is_compute_op)]
+             for r in ranks}
+    iterations = 1 if sync else (iterations or 6)
+    done: dict[tuple, float] = {}  # (kind, stage, mb, iteration) -> end time ('G' = either gradient kind)
+    free = {r: 0.0 for r in ranks}
+    ptr = {r: 0 for r in ranks}
+    spans: list[Span] = []
+    inflight: dict[int, int] = defaultdict(int)
+    peak: dict[int, int] = defaultdict(int)
+    events: list[tuple[float, int, int]] = []  # (time, rank, +1/-1) for the memory count
+    ends = {r: [0.0] * iterations for r in ranks}
+    total = {r: len(lists[r]) * iterations for r in ranks}
+
+    def ready(a: _Action, r: int, it: int) -> float | None:
+        s, mb = a.stage_index, a.microbatch_index
+        kind = a.computation_type
+        need: list[tuple[tuple, float]] = []
+        if kind == F and s > 0:
+            need.append((("F", s - 1, mb, it), costs.comm if stage_to_rank(s - 1) != r else 0.0))
+        if kind in (B, I):
+            need.append((("F", s, mb, it), 0.0))
+            if s < num_stages - 1:
+                need.append((("G", s + 1, mb, it), costs.comm if stage_to_rank(s + 1) != r else 0.0))
+        if kind == W:
+            need.append((("I", s, mb, it), 0.0))
+        t = 0.0
+        for key, delay in need:
+            if key not in done:
+                return None
+            t = max(t, done[key] + delay)
+        return t
+
+    while any(ptr[r] < total[r] for r in ranks):
+        progress = False
+        for r in ranks:
+            while ptr[r] < total[r]:
+                it, pos = divmod(ptr[r], len(lists[r]))
+                action = lists[r][pos]
+                leaves = _leaves(action)
+                times = [ready(a, r, it) for a in leaves]
+                if any(t is None for t in times):
+                    break
+                start = max([free[r]] + [t for t in times if t is not None])
+                t = start
+                for a in leaves:  # an overlapped pair costs the sum of its parts on one device
+                    kind, s, mb = a.computation_type, a.stage_index, a.microbatch_index
+                    end = t + costs.of(kind, s)
+                    spans.append(Span(r, kind.value, s, mb, t, end, it))
+                    done[(kind.value, s, mb, it)] = end
+                    if kind in (B, I):
+                        done[("G", s, mb, it)] = end
+                    if kind == F:
+                        events.append((t, r, +1))
+                    if kind in (B, W):
+                        events.append((end, r, -1))
+                    t = end
+                free[r] = t
+                ends[r][it] = t
+                ptr[r] += 1
+                progress = True
+        if not progress:
+            stuck = {r: str(lists[r][ptr[r] % len(lists[r])]) for r in ranks if ptr[r] < total[r]}
+            raise ScheduleDeadlock(f"the schedule cannot proceed: ranks wait on actions whose inputs never come: {stuck}")
+
+    for time, r, delta in sorted(events, key=lambda e: (e[0], e[2])):  # frees before allocations at equal times
+        inflight[r] += delta
+        peak[r] = max(peak[r], inflight[r])
+    busy = [sum(s.end - s.start for s in spans if s.rank == r and s.iteration == iterations - 1) for r in ranks]
+    if sync:
+        step = max(ends[r][0] for r in ranks)
+    else:  # steady-state period: the last iteration's span end to end, the same on every rank
+        step = max(ends[r][-1] - ends[r][-2] for r in ranks)
+    return SimResult(step, busy, [peak[r] for r in ranks], [s for s in spans if s.iteration == 0])
