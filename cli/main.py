@@ -267,3 +267,9 @@ def classifier_train(positive: tuple[str, ...], negative: tuple[str, ...], outpu
 
 if __name__ == "__main__":
     main()
+
+
+from dataprep.cli.train_commands import simulate, train  # noqa: E402 - the trainer's commands
+
+main.add_command(train)
+main.add_command(simulate)

@@ -300,3 +300,27 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_inpu
     if overrides:
         data = apply_overrides(data if isinstance(data, dict) else {}, overrides, file)
     return validate_data(data, file, lines, check_inputs=check_inputs)
+
+
+def load_yaml_model(path: str | Path, model: type[BaseModel], overrides: list[str] | None = None,
+                    what: str = "config") -> BaseModel:
+    """Read a YAML file into ``model`` (safe loader, ``--set`` overrides), with the same errors as recipes."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(file, [Problem("", f"{what} file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(file, [Problem("", f"cannot read {what}: {exc}")]) from None
+    data, lines = _load_yaml_with_lines(text, file)
+    if overrides:
+        data = apply_overrides(data if isinstance(data, dict) else {}, overrides, file)
+    if not isinstance(data, dict):
+        raise RecipeError(file, [Problem("", f"a {what} is a mapping of keys: {', '.join(model.model_fields)}")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = _pydantic_problems(exc, "", model)
+        for p in problems:
+            p.line = _line_for(lines, p.path)
+        raise RecipeError(file, problems) from None

@@ -61,7 +61,11 @@ class OpTimer:
             t0 = time.perf_counter()
             out = original(stage, output, target_mbs, mb_index, *rest)
             if self.enabled and stage.is_last and target_mbs is not None:
-                self.records.append(("F", stage.stage_index, mb_index, t0, time.perf_counter()))
+                for i in range(len(self.records) - 1, -1, -1):  # extend that microbatch's forward record
+                    kind, index, mb, start, _ = self.records[i]
+                    if (kind, index, mb) == ("F", stage.stage_index, mb_index):
+                        self.records[i] = (kind, index, mb, start, time.perf_counter())
+                        break
             return out
         schedule._maybe_compute_loss = run
 

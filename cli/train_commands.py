@@ -1,0 +1,145 @@
+"""``dataprep train`` and ``dataprep simulate``: the pipeline-parallel trainer and its simulator."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dataprep.recipe import RecipeError
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--nproc", default=2, show_default=True, type=click.IntRange(min=1),
+              help="pipeline ranks to start as local processes (ignored under torchrun)")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config value (repeatable)")
+@click.option("--resume", is_flag=True, help="continue from the newest complete checkpoint in output.path")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, debug: bool) -> None:
+    """Train a GPT-style model on tokenized runs with pipeline parallelism.
+
+    \b
+    Starts NPROC processes (gloo on CPU, NCCL on CUDA), one pipeline rank each, splits the
+    model into balanced stages, runs the configured schedule, and writes metrics.jsonl,
+    checkpoints/, summary.json and loss/throughput/timeline PNGs to output.path.
+
+    \b
+    Examples:
+      dataprep train recipes/train_tiny.yaml --nproc 2
+      dataprep train recipes/train_tiny.yaml --set pipeline.schedule=zb-v --set steps=100
+      dataprep train recipes/train_tiny.yaml --resume
+      torchrun --nproc-per-node 2 -m dataprep.train.launch recipes/train_tiny.yaml
+    """
+    from dataprep.train.config import load_train_config
+    from dataprep.train.launch import run_this_rank, spawn, under_torchrun
+    from dataprep.train.model import GPTConfig
+    from dataprep.train.partition import PartitionError, partition, uniform_partition
+    from dataprep.train.schedules import ScheduleError, get_schedule
+    from dataprep.tokens import open_run
+
+    try:
+        cfg = load_train_config(config, list(overrides))
+        vocab = set()
+        for run in cfg.run_weights:
+            try:
+                vocab.add(open_run(run)[0]["vocab_size"])
+            except FileNotFoundError as exc:
+                raise RecipeError(config, [_problem("data.runs", f"{exc}")]) from None
+        if len(vocab) != 1:
+            raise RecipeError(config, [_problem("data.runs", f"the runs use different vocabularies {sorted(vocab)}")])
+        ranks = int(__import__("os").environ["WORLD_SIZE"]) if under_torchrun() else nproc
+        spec = get_schedule(cfg.pipeline.schedule)
+        v = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
+        gpt = GPTConfig(vocab.pop(), cfg.data.seq_len, cfg.model.layers, cfg.model.d_model, cfg.model.heads,
+                        cfg.model.mlp_ratio)
+        try:
+            spec.check(ranks, v, cfg.data.microbatches)
+            (partition if cfg.pipeline.balance == "cost" else uniform_partition)(gpt, ranks * v)
+        except (ScheduleError, PartitionError) as exc:
+            raise RecipeError(config, [_problem("pipeline", f"{exc} (ranks: {ranks} from --nproc)")]) from None
+    except RecipeError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if under_torchrun():
+        run_this_rank(cfg, resume)
+        return
+    code = spawn(config, nproc, list(overrides), resume)
+    if code:
+        click.echo("train failed" + ("" if debug else " (the failing rank's traceback is above)"), err=True)
+        sys.exit(1)
+    click.echo(f"output: {cfg.output.path} (metrics.jsonl, summary.json, loss.png, throughput.png, timeline.png)")
+
+
+def _problem(path: str, message: str):  # noqa: ANN202
+    from dataprep.recipe import Problem
+    return Problem(path, message)
+
+
+@click.command()
+@click.option("--schedule", "name", metavar="NAME", help="gpipe, 1f1b, interleaved-1f1b, looped-bfs, zb-h1, zb-h2, zb-v, dualpipe-v")
+@click.option("--stages", "ranks", type=click.IntRange(min=1), help="pipeline ranks P")
+@click.option("--microbatches", type=click.IntRange(min=1), help="microbatches M per step")
+@click.option("--stages-per-rank", type=click.IntRange(min=1), help="model chunks per rank (default: the schedule's)")
+@click.option("--f", "tf", default=1.0, show_default=True, help="forward time of one microbatch on one rank")
+@click.option("--b", "tb", default=1.0, show_default=True, help="input-gradient backward time")
+@click.option("--w", "tw", default=1.0, show_default=True, help="weight-gradient backward time")
+@click.option("--comm", default=0.0, show_default=True, help="time to send one activation or gradient between ranks")
+@click.option("--no-sync", is_flag=True, help="no optimizer barrier between steps (ZB's post-validation): steady-state period")
+@click.option("--measured", type=click.Path(exists=True), help="a training output folder or timeline.json: "
+              "simulate with its measured op costs and draw it beside the measured timeline")
+@click.option("--plot", type=click.Path(dir_okay=False), help="write the Gantt chart to this PNG")
+def simulate(name: str | None, ranks: int | None, microbatches: int | None, stages_per_rank: int | None, tf: float,
+             tb: float, tw: float, comm: float, no_sync: bool, measured: str | None, plot: str | None) -> None:
+    """Predict step time, bubble and peak activations of a pipeline schedule; draw it.
+
+    \b
+    Costs are per microbatch for one rank's share of the model; with v stages per rank
+    each chunk costs 1/v of them. Bubble = each rank's idle share of the step.
+
+    \b
+    Examples:
+      dataprep simulate --schedule 1f1b --stages 4 --microbatches 8
+      dataprep simulate --schedule zb-h2 --stages 4 --microbatches 8 --no-sync --plot zb-h2.png
+      dataprep simulate --schedule zb-h1 --stages 4 --microbatches 8 --f 1 --b 1.5 --w 0.7
+      dataprep simulate --measured out/train-tiny --plot timeline.png
+    """
+    from dataprep.train.gantt import draw_gantt
+    from dataprep.train.schedules import ScheduleError, get_schedule, rank_actions
+    from dataprep.train.simulate import OpCosts, simulate as run_simulation
+    from dataprep.train.timeline import draw_timeline, load_timeline, measured_spans, predict
+
+    if measured:
+        doc = load_timeline(measured)
+        sim = predict(doc, comm)
+        spans = measured_spans(doc)
+        busy = [sum(s.end - s.start for s in spans if s.rank == r) for r in range(doc["ranks"])]
+        step = max(s.end for s in spans)
+        click.echo(f"{doc['schedule']}: {doc['ranks']} ranks, {doc['microbatches']} microbatches (measured op costs)")
+        click.echo(f"  simulated: step {1e3 * sim.step_time:.2f} ms, bubble {100 * sim.mean_bubble:.1f}%")
+        click.echo(f"  measured:  step {1e3 * step:.2f} ms, bubble {100 * (1 - sum(busy) / (step * len(busy))):.1f}% (one step)")
+        if plot:
+            click.echo(f"plot: {draw_timeline(doc, plot)}")
+        return
+    if not (name and ranks and microbatches):
+        raise click.UsageError("give --schedule, --stages and --microbatches (or --measured OUT)")
+    try:
+        spec = get_schedule(name)
+        v = stages_per_rank or spec.default_stages_per_rank
+        actions = rank_actions(name, ranks, microbatches, v)
+    except ScheduleError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    costs = OpCosts(tf / v, tb / v, tw / v, comm)
+    sim = run_simulation(actions, spec.stage_to_rank(ranks), ranks * v, costs, sync=not no_sync)
+    click.echo(f"{name}: {ranks} ranks x {v} stage{'s' if v > 1 else ''}, {microbatches} microbatches, "
+               f"F={tf} B={tb} W={tw} comm={comm}{' (no optimizer barrier)' if no_sync else ''}")
+    click.echo(f"  step time {sim.step_time:.3f}   ideal {microbatches * (tf + tb + tw):.3f}   "
+               f"bubble {100 * sim.mean_bubble:.1f}%")
+    click.echo("  rank  idle     bubble  peak in flight")
+    for r in range(ranks):
+        click.echo(f"  {r:4d}  {sim.idle[r]:7.3f}  {100 * sim.bubble[r]:5.1f}%  {sim.peak_inflight[r]}")
+    if plot:
+        click.echo(f"plot: {draw_gantt(plot, sim.spans, ranks, f'{name}  P={ranks} M={microbatches}  bubble {100 * sim.mean_bubble:.1f}%')}")

@@ -1,0 +1,99 @@
+"""The training config (YAML), validated like a recipe: every problem with file, line, key and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dataprep.recipe import load_yaml_model
+from dataprep.train.schedules import SCHEDULES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    runs: str | list[str] | dict[str, float] = Field(
+        description="tokenized run folder(s) (output of a recipe with a tokenize stage); {run: weight} mixes them")
+    seq_len: int = Field(128, ge=2, description="tokens per training sequence")
+    batch_size: int = Field(16, ge=1, description="sequences per step (global batch)")
+    microbatches: int = Field(4, ge=1, description="microbatches the batch is split into for the pipeline")
+    prefetch: int = Field(8, ge=1, description="batches assembled ahead by the loader's thread")
+
+    @model_validator(mode="after")
+    def _divisible(self) -> "DataSpec":
+        if self.batch_size % self.microbatches:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of microbatches ({self.microbatches}); "
+                             f"e.g. batch_size: {-(-self.batch_size // self.microbatches) * self.microbatches}")
+        return self
+
+
+class ModelSpec(_Strict):
+    layers: int = Field(4, ge=1, description="transformer blocks")
+    d_model: int = Field(128, ge=8, description="hidden size")
+    heads: int = Field(4, ge=1, description="attention heads (d_model must be a multiple)")
+    mlp_ratio: int = Field(4, ge=1, description="MLP hidden size / d_model")
+
+    @model_validator(mode="after")
+    def _heads(self) -> "ModelSpec":
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class PipelineSpec(_Strict):
+    schedule: str = Field("1f1b", description=f"one of {', '.join(SCHEDULES)}")
+    stages_per_rank: int | None = Field(None, ge=1, description="model chunks per rank (default: the schedule's)")
+    balance: Literal["cost", "uniform"] = Field(
+        "cost", description="cost: balance predicted FLOPs incl. embeddings and head; uniform: equal blocks")
+
+    @field_validator("schedule")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in SCHEDULES:
+            raise ValueError(f"unknown schedule {v!r}; choose one of {', '.join(SCHEDULES)}")
+        return v
+
+
+class OptimSpec(_Strict):
+    lr: float = Field(3e-3, gt=0, description="peak learning rate (AdamW)")
+    min_lr: float = Field(3e-4, ge=0, description="learning rate at the end of the cosine decay")
+    warmup_steps: int = Field(10, ge=0, description="linear warm-up steps")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (matrices only)")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW betas")
+    grad_clip: float | None = Field(1.0, gt=0, description="clip the global gradient norm to this (null: off)")
+
+
+class TrainOutputSpec(_Strict):
+    path: str = Field(description="folder for metrics.jsonl, checkpoints/, PNGs and summary.json")
+    checkpoint_every: int = Field(0, ge=0, description="save every N steps (0: only at the end)")
+    timeline_step: int | None = Field(None, ge=1, description="step whose measured timeline is kept (default: the last)")
+
+
+class TrainConfig(_Strict):
+    name: str = "train"
+    seed: int = Field(0, description="seeds weights and data order")
+    steps: int = Field(ge=1, description="optimizer steps to train")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA with NCCL if present, else CPU with gloo")
+    data: DataSpec
+    model: ModelSpec = ModelSpec()
+    pipeline: PipelineSpec = PipelineSpec()
+    optim: OptimSpec = OptimSpec()
+    output: TrainOutputSpec
+
+    @property
+    def run_weights(self) -> dict[str, float]:
+        runs = self.data.runs
+        if isinstance(runs, str):
+            return {runs: 1.0}
+        if isinstance(runs, list):
+            return {r: 1.0 for r in runs}
+        return dict(runs)
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read and validate a training config; raises :class:`dataprep.recipe.RecipeError` listing every problem."""
+    return load_yaml_model(path, TrainConfig, overrides, what="training config")  # type: ignore[return-value]

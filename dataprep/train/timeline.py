@@ -1,0 +1,82 @@
+"""Measured versus simulated: a training run's recorded timeline, its prediction, and the PNGs.
+
+``OUT/timeline.json`` (written by the trainer) holds the schedule shape, the mean measured
+seconds of each op kind per stage (``F3``, ``B0``, ``I2``, ``W2``...) over the steps after the
+first, and the spans of one step on every rank.  :func:`predict` feeds those costs to the
+simulator, so the measured bubble can be compared with what the op costs alone imply.
+:func:`write_training_pngs` draws ``loss.png``, ``throughput.png`` and ``timeline.png``
+(measured beside simulated) next to ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dataprep.train.gantt import draw_gantt
+from dataprep.train.schedules import get_schedule, rank_actions
+from dataprep.train.simulate import OpCosts, SimResult, Span, simulate
+
+
+def load_timeline(out: str | Path) -> dict[str, Any]:
+    path = Path(out) / "timeline.json" if Path(out).is_dir() else Path(out)
+    return json.loads(path.read_text())
+
+
+def measured_costs(doc: dict[str, Any]) -> OpCosts:
+    """Per-stage op costs from a timeline: a full backward ``B`` counts as input part, weights 0."""
+    stages = doc["ranks"] * doc["stages_per_rank"]
+    c = doc["op_costs_s"]
+    f = [c.get(f"F{s}", 0.0) for s in range(stages)]
+    b = [c.get(f"I{s}", c.get(f"B{s}", 0.0)) for s in range(stages)]
+    w = [c.get(f"W{s}", 0.0) for s in range(stages)]
+    return OpCosts(f, b, w)
+
+
+def predict(doc: dict[str, Any], comm: float = 0.0) -> SimResult:
+    """Simulate the run's schedule with its measured op costs (and ``comm`` seconds per transfer)."""
+    spec = get_schedule(doc["schedule"])
+    costs = measured_costs(doc)
+    costs = OpCosts(costs.f, costs.b, costs.w, comm)
+    actions = rank_actions(doc["schedule"], doc["ranks"], doc["microbatches"], doc["stages_per_rank"])
+    return simulate(actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs)
+
+
+def measured_spans(doc: dict[str, Any]) -> list[Span]:
+    return [Span(rank, kind, stage, mb, start, end) for rank, kind, stage, mb, start, end in doc["spans"]]
+
+
+def draw_timeline(doc: dict[str, Any], path: str | Path) -> Path:
+    """Simulated (top) and measured (bottom) timelines of one step, in milliseconds."""
+    sim = predict(doc)
+    ms = lambda spans: [Span(s.rank, s.kind, s.stage, s.microbatch, 1e3 * s.start, 1e3 * s.end) for s in spans]  # noqa: E731
+    measured = measured_spans(doc)
+    return draw_gantt(path, ms(sim.spans), doc["ranks"],
+                      f"{doc['schedule']}: simulated from measured op costs (bubble {100 * sim.mean_bubble:.1f}%)",
+                      unit="ms", measured=ms(measured), measured_title="measured (one step)")
+
+
+def write_training_pngs(out: str | Path) -> list[Path]:
+    """``loss.png``, ``throughput.png`` and ``timeline.png`` in ``out`` from its metrics and timeline."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    written = []
+    for name, key, label in (("loss.png", "loss", "training loss (token mean)"),
+                             ("throughput.png", "tokens_per_s", "tokens / s")):
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="." if len(rows) < 60 else None)
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        written.append(out / name)
+    if (out / "timeline.json").exists():
+        written.append(draw_timeline(load_timeline(out), out / "timeline.png"))
+    return written
