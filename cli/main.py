@@ -112,10 +112,22 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
 def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
     """Check RECIPE without running it: keys, types, stage names and parameters, inputs.
 
+    A training config (a file with `steps:` and no `stages:`) is checked as one.
+
     \b
-    Example:
+    Examples:
       dataprep validate recipes/quickstart.yaml --set stages.1.langid.min_score=0.5
+      dataprep validate recipes/train_tiny.yaml
     """
+    if _is_training_config(recipe):
+        from dataprep.train.config import load_train_config
+        try:
+            cfg = load_train_config(recipe, list(overrides))
+        except RecipeError as exc:
+            _fail(exc, debug)
+            return
+        click.echo(f"{recipe}: ok -- training config {cfg.name}: {cfg.steps} steps, schedule {cfg.pipeline.schedule}")
+        return
     _user_modules_importable(recipe)
     try:
         parsed = load_recipe(recipe, list(overrides))
@@ -124,6 +136,15 @@ def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
         return
     names = ", ".join(t.stage_name() for t in parsed.transforms()) or "(no stages)"
     click.echo(f"{recipe}: ok -- {parsed.name}: {parsed.input.format} input, stages: {names}")
+
+
+def _is_training_config(path: str) -> bool:
+    import yaml
+    try:
+        data = yaml.safe_load(open(path, encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # load_recipe reports it
+    return isinstance(data, dict) and "steps" in data and "stages" not in data
 
 
 def _short(value: Any, width: int = 100) -> str:

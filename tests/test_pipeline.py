@@ -129,10 +129,11 @@ def test_bad_inputs_through_a_run_keep_the_ledger(tmp_path: Path, client):
     (src / "empty.jsonl").write_bytes(b"")
     pipeline = Pipeline(input={"path": str(src), "format": "jsonl"}, output=str(tmp_path / "o"), stages=[MinLength(chars=5)])
     stats = pipeline.run(client=client).stats  # raises LedgerError if anything were lost
-    assert stats["input"]["quarantined"] == {"invalid_json": 1, "invalid_utf8": 1, "truncated_input": 1}
+    assert stats["input"]["quarantined"] == {"invalid_json": 1, "invalid_utf8": 1, "truncated_input": 1,
+                                             "empty_file": 1}
     q = read_table(str(tmp_path / "o" / "quarantine"))
-    assert q.num_rows == 3 and all(q.column("error").to_pylist())
-    assert stats["input"]["inputs"] == stats["input"]["docs"] + 3
+    assert q.num_rows == 4 and all(q.column("error").to_pylist())
+    assert stats["input"]["inputs"] == stats["input"]["docs"] + 4
 
 
 def test_cli_run_prints_output_and_refuses_to_clobber(tmp_path: Path):

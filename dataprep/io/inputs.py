@@ -48,6 +48,9 @@ class InputSpec(BaseModel):
     format: Format = Field(description="html | warc | jsonl | parquet | text")
     shard_size: ByteSize = Field(default=ByteSize(64 * 1024 * 1024), description="target input bytes per shard (e.g. 64MB)")
     batch_size: int = Field(default=512, ge=1, description="documents per batch inside a shard task")
+    max_document_size: ByteSize | None = Field(
+        default=ByteSize(16 * 1024 * 1024),
+        description="documents whose text is larger (UTF-8 bytes) are quarantined as document_too_large; null: no limit")
     text_field: str = Field(default="text", description="jsonl/parquet: the field holding the text")
     id_field: str | None = Field(default=None, description="jsonl/parquet: a field to use as id (default: derived from source)")
     keep_fields: list[str] = Field(default_factory=list, description="jsonl: other fields to carry as columns")

@@ -38,14 +38,21 @@ class ReadBatch:
 class _Batcher:
     """Accumulates document rows and quarantine rows; emits ReadBatches of bounded size."""
 
-    def __init__(self, schema: pa.Schema, batch_size: int) -> None:
+    def __init__(self, schema: pa.Schema, batch_size: int, max_size: int | None = None) -> None:
         self.schema = schema
         self.batch_size = batch_size
+        self.max_size = max_size
         self.rows: dict[str, list[Any]] = {f.name: [] for f in schema}
         self.bad: list[dict[str, Any]] = []
         self.bytes = 0
 
     def add(self, source: str, text: str, doc_id: str | None = None, **extra: Any) -> None:
+        if self.max_size is not None and len(text) * 4 > self.max_size:  # a character is at most 4 UTF-8 bytes
+            size = len(text) if len(text) > self.max_size else len(text.encode("utf-8", "surrogatepass"))
+            if size > self.max_size:
+                return self.quarantine(source, "document_too_large",
+                                       f"text of {size:,} bytes > input.max_document_size ({self.max_size:,})",
+                                       raw=text[:QUARANTINE_RAW_LIMIT].encode("utf-8", "replace"), raw_size=size)
         self.rows["id"].append(doc_id if doc_id is not None else document_id(source))
         self.rows["text"].append(text)
         self.rows["source"].append(source)
@@ -83,10 +90,7 @@ def _open(piece: Piece, spec: InputSpec) -> Iterator[IO[bytes]]:
     by multi-threaded zstd) are read to the end, and readline() works."""
     with fsspec.open(piece.path, "rb", **spec.storage_options) as raw:
         if piece.path.endswith(".zst"):
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(raw, read_across_frames=True)
-            with io.BufferedReader(reader, buffer_size=1 << 20) as f:
+            with io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20) as f:
                 yield f
         elif piece.path.endswith(".gz"):
             with gzip.GzipFile(fileobj=raw) as f:
@@ -99,6 +103,46 @@ def _open(piece: Piece, spec: InputSpec) -> Iterator[IO[bytes]]:
                 yield f
         else:
             yield raw
+
+
+class _ZstdFrames(io.RawIOBase):
+    """Every zstd frame of a stream, one after the other; ``EOFError`` if the stream ends inside
+    a frame.  (``zstandard``'s own ``stream_reader`` returns a silent short read there, which
+    would lose the documents of a truncated file without a trace.)"""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._new = lambda: zstandard.ZstdDecompressor(max_window_size=2**31).decompressobj()
+        self._obj = self._new()
+        self._pending = b""
+        self._at = 0  # read position in _pending
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
+        while self._at >= len(self._pending):
+            self._pending, self._at = b"", 0
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd stream ended inside a frame (truncated file)")
+                return 0
+            while chunk:
+                self._in_frame = True
+                self._pending += self._obj.decompress(chunk)
+                chunk = b""
+                if self._obj.eof:  # frame complete: the rest belongs to the next frame
+                    chunk = self._obj.unused_data
+                    self._obj = self._new()
+                    self._in_frame = False
+        n = min(len(buffer), len(self._pending) - self._at)
+        buffer[:n] = self._pending[self._at:self._at + n]
+        self._at += n
+        return n
 
 
 # -- whole-file formats ------------------------------------------------------------------
@@ -118,7 +162,7 @@ _TEXT_BYTES = bytes([9, 10, 11, 12, 13, *range(32, 256)])
 
 
 def _whole_files(shard: Shard, spec: InputSpec, schema: pa.Schema, decode) -> Iterator[ReadBatch]:
-    batcher = _Batcher(schema, spec.batch_size)
+    batcher = _Batcher(schema, spec.batch_size, spec.max_document_size)
     for piece in shard.pieces:
         source = piece.relpath
         try:
@@ -181,9 +225,12 @@ def _iter_lines(piece: Piece, spec: InputSpec) -> Iterator[tuple[int, bytes]]:
 
 
 def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse) -> Iterator[ReadBatch]:
-    batcher = _Batcher(schema, spec.batch_size)
+    batcher = _Batcher(schema, spec.batch_size, spec.max_document_size)
     for piece in shard.pieces:
         pos = piece.start
+        if piece.size == 0:  # a file with no bytes has no records: say so rather than vanish
+            batcher.quarantine(piece.relpath, "empty_file", "file has 0 bytes", raw=b"")
+            continue
         try:
             for pos, line in _iter_lines(piece, spec):
                 if not line.strip():
@@ -254,7 +301,7 @@ def _read_warc(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
     records are not documents and are not counted."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    batcher = _Batcher(WARC_SCHEMA, spec.batch_size)
+    batcher = _Batcher(WARC_SCHEMA, spec.batch_size, spec.max_document_size)
     for piece in shard.pieces:
         n = 0
         try:
@@ -263,6 +310,10 @@ def _read_warc(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
                     source = f"{piece.relpath}#{n}"
                     n += 1
                     payload = record.reader.read()
+                    if len(payload) < record.content_length:  # the file ends inside this record
+                        batcher.quarantine(source, "truncated_input", f"record declares {record.content_length:,} "
+                                           f"body bytes, the file holds {len(payload):,}", raw=payload)
+                        continue
                     content_type = (record.http_content_type or "").lower() or None
                     if not payload.strip():
                         batcher.add(source, "", url=record.headers.get("WARC-Target-URI"),
@@ -302,11 +353,28 @@ def _read_parquet(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
                     table = pa.Table.from_batches([rb])
                     sources = [f"{piece.relpath}#{row0 + i}" for i in range(table.num_rows)]
                     row0 += table.num_rows
-                    yield ReadBatch(_parquet_documents(table, sources, spec, pc), QUARANTINE_SCHEMA.empty_table())
+                    yield _split_too_large(_parquet_documents(table, sources, spec, pc), spec.max_document_size, pc)
         except _WrongSchema as exc:
             yield _one_quarantined(piece, "wrong_schema", str(exc))
         except Exception as exc:  # noqa: BLE001
             yield _one_quarantined(piece, "read_error", f"{type(exc).__name__}: {exc}")
+
+
+def _split_too_large(docs: pa.Table, limit: int | None, pc) -> ReadBatch:
+    """Parquet rows whose text exceeds ``limit`` UTF-8 bytes go to quarantine (vectorised)."""
+    if limit is None or docs.num_rows == 0:
+        return ReadBatch(docs, QUARANTINE_SCHEMA.empty_table())
+    sizes = pc.binary_length(docs.column(TEXT))
+    big = pc.greater(sizes, limit)
+    if not pc.any(big).as_py():
+        return ReadBatch(docs, QUARANTINE_SCHEMA.empty_table())
+    batcher = _Batcher(DOCUMENT_SCHEMA, 1)
+    large = docs.filter(big)
+    for source, size, text in zip(large.column("source").to_pylist(), pc.filter(sizes, big).to_pylist(),
+                                  pc.utf8_slice_codeunits(large.column(TEXT), 0, QUARANTINE_RAW_LIMIT).to_pylist()):
+        batcher.quarantine(source, "document_too_large", f"text of {size:,} bytes > input.max_document_size ({limit:,})",
+                           raw=text.encode("utf-8", "replace"), raw_size=size)
+    return ReadBatch(docs.filter(pc.invert(big)), batcher.emit().quarantine)
 
 
 class _WrongSchema(ValueError):
