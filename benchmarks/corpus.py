@@ -7,6 +7,7 @@ fetched with ``apt-get download`` and unpacked with ``dpkg -x`` into ``benchmark
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,11 +46,13 @@ def corpus_stats(folder: Path) -> tuple[int, int]:
 
 
 def replicated(folder: Path, copies: int) -> Path:
-    """``folder`` copied ``copies`` times side by side (copy-0/, copy-1/, ...) for a larger run."""
+    """``folder`` copied ``copies`` times side by side (copy-0/, copy-1/, ...) for a larger run.
+
+    Copies are hard links (no extra disk); their paths differ, so their document ids differ."""
     if copies <= 1:
         return folder
     target = WORK / "corpus" / f"{folder.name}-x{copies}"
     if not (target / f"copy-{copies - 1}").exists():
         for i in range(copies):
-            shutil.copytree(folder, target / f"copy-{i}", dirs_exist_ok=True)
+            shutil.copytree(folder, target / f"copy-{i}", dirs_exist_ok=True, copy_function=os.link)
     return target

@@ -154,6 +154,37 @@ def _short(value: Any, width: int = 100) -> str:
 
 
 @main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option("--samples", default=3, show_default=True, type=click.IntRange(min=0), help="sample documents per stage and reason")
+@click.option("--max-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="rows read per folder for the distributions")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def report(out: str, samples: int, max_rows: int, debug: bool) -> None:
+    """Rebuild OUT/report.html for a finished run (every run writes one).
+
+    \b
+    A self-contained page: the funnel per stage, removals by reason, time per stage,
+    distributions (length, language, perplexity, quality scores), near-duplicate cluster
+    sizes and sample documents kept and removed at every stage.
+
+    \b
+    Example:
+      dataprep report out/quickstart && xdg-open out/quickstart/report.html
+    """
+    from dataprep.report import build_report
+
+    if not os.path.exists(os.path.join(out, "stats.json")):
+        click.echo(f"error: {out} has no stats.json: is it the output folder of a finished run?", err=True)
+        sys.exit(2)
+    try:
+        path = build_report(out, samples=samples, max_rows=max_rows)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+        return
+    click.echo(f"report: {path}")
+
+
+@main.command()
 @click.argument("path")
 @click.option("--samples", default=3, show_default=True, help="sample documents to show")
 @click.option("--debug", is_flag=True, help="show tracebacks")

@@ -247,6 +247,7 @@ class Pipeline:
             "rows": sum(n for p, n in files.items() if p.startswith("data/")),
         }
         write_bytes_atomic(fs, f"{root}/{MANIFEST_FILE}", json.dumps(manifest, indent=1).encode())
+        _write_report(fs, root)
         return stats, skipped
 
     @staticmethod
@@ -263,6 +264,21 @@ class Pipeline:
         except (ValueError, KeyError, OSError):
             return None
         return receipt
+
+
+def _write_report(fs: fsspec.AbstractFileSystem, root: str) -> None:
+    """``report.html`` for outputs on a local file system (``dataprep report`` rebuilds it).
+
+    The report reads what the run wrote; a failure to draw it is reported, never a failed run."""
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    if not {"file", "local"} & set(protocols):
+        return
+    from dataprep.report import build_report
+    try:
+        build_report(root)
+    except Exception as exc:  # noqa: BLE001 - the data is complete; say what went wrong and go on
+        print(f"warning: report.html not written: {type(exc).__name__}: {exc} (try `dataprep report {root}`)",
+              file=sys.stderr)
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,220 @@
+"""``OUT/report.html``: one self-contained page that shows what a run did.
+
+Sections: the funnel (documents, bytes and tokens after every stage), removals and
+quarantines by reason, time per stage, distributions (document length, language, language
+score, perplexity, quality scores: kept against removed), near-duplicate cluster sizes, and a
+few sample documents kept and removed at every stage.  Charts are inline SVG
+(:mod:`dataprep.svg_charts`); the page loads nothing from the network.  A small inline script
+marks ``<html data-render="ok">`` once every chart has been laid out, or ``"error"`` with the
+messages if a script error happened, so a headless browser can check the page.
+
+Distributions read only the columns they need, from the first ``max_rows`` rows of each
+folder in file order (deterministic, bounded work on large runs).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from dataprep.svg_charts import bars, histogram
+
+REPORT_FILE = "report.html"
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1340px;color:#222;padding:0 16px}
+h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
+h3{font-size:15px;margin:18px 0 6px}.meta{color:#666;font-size:13px}
+.grid{display:flex;flex-wrap:wrap;gap:18px}.chart{background:#fafafa;border:1px solid #eee;border-radius:4px}
+.chart-title{font-size:13px;font-weight:600}.label{font-size:11px;fill:#333}.value{font-size:10px;fill:#555}
+.axis{stroke:#999}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}.doc{font-size:12px;background:#f8f8f8;border-left:3px solid #4C78A8;
+padding:6px 10px;margin:6px 0;white-space:pre-wrap;max-height:9em;overflow:hidden}.doc.removed{border-color:#E45756}
+.src{color:#777;font-size:11px}.empty{color:#999;font-style:italic}
+"""
+
+CHECK = """
+window.__errors=[];window.addEventListener('error',function(e){window.__errors.push(String(e.message))});
+window.addEventListener('load',function(){var charts=document.querySelectorAll('svg.chart'),drawn=0;
+for(var i=0;i<charts.length;i++){var b=charts[i].getBoundingClientRect();if(b.width>0&&b.height>0)drawn++;}
+var root=document.documentElement;root.dataset.charts=drawn+'/'+charts.length;
+root.dataset.render=(window.__errors.length===0&&drawn===charts.length&&drawn>0)?'ok':'error';
+if(window.__errors.length)root.dataset.errors=window.__errors.join(' | ');});
+"""
+
+
+def _dataset(folder: Path) -> ds.Dataset | None:
+    """Every Parquet file under ``folder`` (stages add columns: the schemas are unified)."""
+    files = sorted(str(p) for p in folder.rglob("*.parquet")) if folder.exists() else []
+    if not files:
+        return None
+    import pyarrow.parquet as pq
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    return ds.dataset(files, format="parquet", schema=schema)
+
+
+def _columns(folder: Path, wanted: list[str], max_rows: int) -> dict[str, np.ndarray]:
+    """The first ``max_rows`` values of the wanted columns that exist (text -> its length)."""
+    data = _dataset(folder)
+    if data is None:
+        return {}
+    names = list(dict.fromkeys(c for c in wanted if c in data.schema.names))
+    if not names:
+        return {}
+    out: dict[str, list] = {c: [] for c in names}
+    rows = 0
+    for batch in data.to_batches(columns=names, batch_size=8192):
+        for c in names:
+            col = batch.column(c)
+            if c == "text":
+                col = pc.utf8_length(col)
+            out[c].append(col.to_numpy(zero_copy_only=False) if c != "lang" else np.array(col.to_pylist(), dtype=object))
+        rows += batch.num_rows
+        if rows >= max_rows:
+            break
+    return {c: np.concatenate(v)[:max_rows] if v else np.array([]) for c, v in out.items()}
+
+
+def _samples(folder: Path, n: int, by_reason: bool) -> list[dict[str, Any]]:
+    data = _dataset(folder)
+    if data is None:
+        return []
+    cols = [c for c in ("id", "source", "text", "reason", "error") if c in data.schema.names]
+    picked: list[dict[str, Any]] = []
+    per_reason: dict[str, int] = {}
+    for batch in data.to_batches(columns=cols, batch_size=256):
+        for row in pa.Table.from_batches([batch]).to_pylist():
+            key = row.get("reason") if by_reason else ""
+            if per_reason.get(key, 0) < n:
+                per_reason[key] = per_reason.get(key, 0) + 1
+                picked.append(row)
+        if not by_reason and len(picked) >= n:
+            break
+        if len(picked) >= 8 * n:
+            break
+    return picked
+
+
+def _doc(row: dict[str, Any], removed: bool) -> str:
+    text = (row.get("text") or "")[:600]
+    why = f" · {html.escape(str(row['reason']))}" if row.get("reason") else ""
+    return (f'<div class="doc{" removed" if removed else ""}"><div class="src">{html.escape(str(row.get("source", "")))}'
+            f'{why}</div>{html.escape(text)}{"…" if len(row.get("text") or "") > 600 else ""}</div>')
+
+
+def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) -> Path:
+    """Write ``OUT/report.html`` from a finished run's stats and outputs; return its path."""
+    root = Path(out)
+    stats = json.loads((root / "stats.json").read_text())
+    stages = stats["stages"]
+    run = stats.get("run", {})
+    body: list[str] = []
+    name = run.get("name") or root.name
+    inputs = stats["input"]["inputs"]
+    quarantined = stats["input"]["quarantined"]
+    kept = stats["output"]["docs"]
+    body.append(f"<h1>dataprep run: {html.escape(str(name))}</h1><p class='meta'>{html.escape(str(root.resolve()))} · "
+                f"{inputs:,} inputs → {kept:,} documents kept, {sum(quarantined.values()):,} quarantined · "
+                f"report built {time.strftime('%Y-%m-%d %H:%M:%S')}</p>")
+
+    # funnel
+    labels = ["read"] + [f"{s['index']:02d} {s['stage']}" for s in stages]
+    docs = [stats["input"]["docs"]] + [s["docs_out"] for s in stages]
+    mb = [stats["input"]["bytes"] / 1e6] + [s["bytes_out"] / 1e6 for s in stages]
+    token_rows = [(f"{s['index']:02d} {s['stage']}", s["counters"]["tokens"]) for s in stages if "tokens" in s.get("counters", {})]
+    table = ["<table><tr><th class='l'>stage</th><th>docs in</th><th>docs out</th><th>removed</th><th>MB out</th>"
+             "<th>tokens</th><th>seconds</th></tr>",
+             f"<tr><td class='l'>read ({inputs:,} inputs)</td><td>{inputs:,}</td><td>{stats['input']['docs']:,}</td>"
+             f"<td>{sum(quarantined.values()):,} quarantined</td><td>{mb[0]:.2f}</td><td></td>"
+             f"<td>{stats['input'].get('seconds', 0):.2f}</td></tr>"]
+    for s in stages:
+        table.append(f"<tr><td class='l'>{s['index']:02d} {html.escape(s['stage'])}</td><td>{s['docs_in']:,}</td>"
+                     f"<td>{s['docs_out']:,}</td><td>{sum(s['removed'].values()):,}</td><td>{s['bytes_out'] / 1e6:.2f}</td>"
+                     f"<td>{s['counters'].get('tokens', '') if s.get('counters') else ''}</td><td>{s['seconds']:.2f}</td></tr>")
+    table.append("</table>")
+    body.append("<h2>Funnel</h2><div class='grid'>" + bars("documents after each stage", labels, docs)
+                + bars("megabytes of text after each stage", labels, mb, unit=" MB")
+                + (bars("tokens written", [t[0] for t in token_rows], [t[1] for t in token_rows]) if token_rows else "")
+                + "</div>" + "".join(table))
+
+    # reasons and time
+    reasons = {f"quarantine: {k}": v for k, v in quarantined.items()}
+    for s in stages:
+        reasons.update({f"{s['index']:02d} {k}": v for k, v in s["removed"].items()})
+    ordered = sorted(reasons.items(), key=lambda kv: -kv[1])
+    seconds = [("read", stats["input"].get("seconds", 0.0))] + [(f"{s['index']:02d} {s['stage']}", s["seconds"]) for s in stages]
+    body.append("<h2>Removals and time</h2><div class='grid'>"
+                + bars("documents removed or quarantined, by reason", [k for k, _ in ordered], [v for _, v in ordered])
+                + bars("seconds per stage (summed over tasks)", [k for k, _ in seconds], [v for _, v in seconds], unit=" s")
+                + "</div>")
+
+    # distributions
+    wanted = ["text", "lang", "lang_score", "perplexity", "quality_score"]
+    kept_cols = _columns(root / "data", wanted + [c for c in _schema_names(root / "data") if c.startswith("quality_")], max_rows)
+    removed_cols = _columns(root / "removed", wanted + [c for c in _schema_names(root / "removed") if c.startswith("quality_")], max_rows)
+    charts = []
+    if "text" in kept_cols or "text" in removed_cols:
+        charts.append(histogram("document length (characters)", {k: v for k, v in
+                                (("kept", kept_cols.get("text")), ("removed", removed_cols.get("text"))) if v is not None},
+                                log_x=True, x_label="characters"))
+    if "lang" in kept_cols or "lang" in removed_cols:
+        langs: dict[str, int] = {}
+        for value in kept_cols.get("lang", []):
+            langs[str(value)] = langs.get(str(value), 0) + 1
+        top = sorted(langs.items(), key=lambda kv: -kv[1])[:15]
+        charts.append(bars("kept documents by language", [k for k, _ in top], [v for _, v in top]))
+    for col, label, log in (("lang_score", "language score", False), ("perplexity", "perplexity", True),
+                            ("quality_score", "quality classifier score", False)):
+        if col in kept_cols or col in removed_cols:
+            charts.append(histogram(label, {k: v for k, v in (("kept", kept_cols.get(col)), ("removed", removed_cols.get(col)))
+                                            if v is not None and len(v)}, log_x=log, x_label=col))
+    quality = sorted({c for c in list(kept_cols) + list(removed_cols) if c.startswith("quality_") and c != "quality_score"})
+    for col in quality[:8]:
+        series = {k: v for k, v in (("kept", kept_cols.get(col)), ("removed", removed_cols.get(col))) if v is not None and len(v)}
+        if series and all(np.issubdtype(np.asarray(v).dtype, np.number) for v in series.values()):
+            charts.append(histogram(col.replace("quality_", "quality: "), series, x_label=col))
+    body.append("<h2>Distributions</h2><p class='meta'>kept = documents in data/; removed = documents in removed/ "
+                f"(first {max_rows:,} of each)</p><div class='grid'>" + "".join(charts) + "</div>")
+
+    # near-duplicate clusters
+    clusters = _columns(root / "removed", ["dup_cluster"], 10 * max_rows).get("dup_cluster")
+    if clusters is not None and len(clusters):
+        _, counts = np.unique(clusters.astype(str), return_counts=True)
+        sizes, freq = np.unique(counts + 1, return_counts=True)  # + the kept representative
+        body.append("<h2>Near-duplicate clusters</h2><div class='grid'>"
+                    + bars("clusters by size (documents, representative included)", [str(s) for s in sizes], freq.tolist())
+                    + "</div>" + f"<p class='meta'>{len(counts):,} clusters, {int(counts.sum()):,} documents removed as duplicates, "
+                    f"largest cluster {int(counts.max()) + 1:,}</p>")
+
+    # samples
+    parts = ["<h2>Samples</h2><h3>kept</h3>"] + [_doc(r, False) for r in _samples(root / "data", samples, False)]
+    for folder in sorted((root / "removed").iterdir()) if (root / "removed").exists() else []:
+        rows = _samples(folder, samples, True)
+        if rows:
+            parts.append(f"<h3>removed at {html.escape(folder.name)}</h3>" + "".join(_doc(r, True) for r in rows))
+    q = _samples(root / "quarantine", samples, True)
+    if q:
+        parts.append("<h3>quarantined</h3>" + "".join(_doc({**r, "text": r.get("error") or ""}, True) for r in q))
+    body.append("".join(parts))
+
+    page = (f"<!DOCTYPE html><html lang='en' data-render='pending'><head><meta charset='utf-8'>"
+            f"<title>dataprep report: {html.escape(str(name))}</title><style>{CSS}</style><script>{CHECK}</script>"
+            f"</head><body>{''.join(body)}</body></html>")
+    path = root / REPORT_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _schema_names(folder: Path) -> list[str]:
+    data = _dataset(folder)
+    return list(data.schema.names) if data is not None else []
