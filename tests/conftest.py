@@ -58,3 +58,24 @@ def output_bytes(root: Path) -> dict[str, bytes]:
         for p in sorted((root / sub).rglob("*.parquet")) if (root / sub).exists() else []:
             out[str(p.relative_to(root))] = p.read_bytes()
     return out
+
+
+def every_stage_recipe(out: Path, tail: list[dict], workers: int | None = None) -> dict:
+    """recipes/web_filters.yaml (every filter) on three languages, scoring without filtering by
+    perplexity, with model paths made absolute, then the ``tail`` stages."""
+    data = yaml.safe_load((REPO / "recipes" / "web_filters.yaml").read_text())
+    data["input"]["path"] = str(SAMPLE_WEB / "**" / "*.html")
+    data["output"]["path"] = str(out)
+    if workers is not None:
+        data["executor"] = {"workers": workers}
+    for stage in data["stages"]:
+        (name, params), = stage.items()
+        if name == "langid":
+            params["keep"] = ["en", "de", "fr"]
+        if name == "perplexity":
+            params["model"] = {"en": str(REPO / "recipes" / "models" / "en.arpa")}
+            params["max"] = None
+        if name == "classifier":
+            params["model"] = str(REPO / "recipes" / "models" / "quality.bin")
+    data["stages"] += tail
+    return data

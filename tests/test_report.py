@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
-from tests.conftest import REPO, SAMPLE_WEB, run_cli, write_recipe
+from tests.conftest import every_stage_recipe, run_cli, write_recipe
 
 BAR_BLUE = (0x4C, 0x78, 0xA8)
 
@@ -32,19 +31,8 @@ def headless(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def run_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
-    data = yaml.safe_load((REPO / "recipes" / "web_filters.yaml").read_text())
-    data["input"]["path"] = str(SAMPLE_WEB / "**" / "*.html")
-    data["output"]["path"] = str(root / "out")
-    data["stages"][1]["langid"]["keep"] = ["en", "de", "fr"]
-    data["stages"][6]["perplexity"]["max"] = None
-    data["stages"].append({"minhash_dedup": {"ngram": 5, "bands": 14, "rows": 8}})
-    data["stages"].append({"tokenize": {"train": {"vocab_size": 500, "sample_docs": 100}}})
-    for stage in data["stages"]:
-        (name, params), = stage.items()
-        if name == "perplexity":
-            params["model"] = {"en": str(REPO / "recipes" / "models" / "en.arpa")}
-        if name == "classifier":
-            params["model"] = str(REPO / "recipes" / "models" / "quality.bin")
+    data = every_stage_recipe(root / "out", [{"minhash_dedup": {"ngram": 5, "bands": 14, "rows": 8}},
+                                             {"tokenize": {"train": {"vocab_size": 500, "sample_docs": 100}}}])
     result = run_cli("run", str(write_recipe(root / "r.yaml", data)))
     assert result.returncode == 0, result.stderr
     return root / "out"
