@@ -66,9 +66,9 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
     if under_torchrun():
         run_this_rank(cfg, resume)
         return
-    code = spawn(config, nproc, list(overrides), resume)
+    code = spawn(config, nproc, list(overrides), resume, debug)
     if code:
-        click.echo("train failed" + ("" if debug else " (the failing rank's traceback is above)"), err=True)
+        click.echo("train failed", err=True)
         sys.exit(1)
     click.echo(f"output: {cfg.output.path} (metrics.jsonl, summary.json, loss.png, throughput.png, timeline.png)")
 

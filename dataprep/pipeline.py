@@ -132,12 +132,24 @@ class Pipeline:
             stats, skipped = self._execute(client, fs, root, shards, resume, progress)
         else:
             with dask_client(executor) as own_client:  # connect (or fail) before touching the output
-                if executor.dashboard and own_client.dashboard_link:
-                    progress.note(f"Dask dashboard: {own_client.dashboard_link}")
+                self._note_dashboard(own_client, executor, progress)
                 self._prepare_output(fs, root, overwrite)
                 stats, skipped = self._execute(own_client, fs, root, shards, resume, progress)
         seconds = time.perf_counter() - t0
         return RunResult(output=self.output.path, stats=stats, skipped_shards=skipped, seconds=seconds)
+
+    @staticmethod
+    def _note_dashboard(client: Any, executor: ExecutorSpec, progress: Progress) -> None:
+        """Print the Dask dashboard address: always for a remote scheduler, for a LocalCluster
+        when ``executor.dashboard`` asks for it (it needs bokeh, which is optional)."""
+        import importlib.util
+
+        if executor.scheduler == "local" and not executor.dashboard:
+            return
+        if executor.scheduler == "local" and importlib.util.find_spec("bokeh") is None:
+            progress.note("Dask dashboard: not available; install it with `pip install 'bokeh>=3.1'`")
+        elif client.dashboard_link:
+            progress.note(f"Dask dashboard: {client.dashboard_link}")
 
     def _fingerprint(self, shards: list[Shard]) -> dict[str, Any]:
         recipe = self.resolved()

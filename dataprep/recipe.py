@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import typing
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,7 +212,9 @@ def _submodel(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | No
             return None
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field is not None else None
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        # a section may be optional (`Rules | None`): look through the union for the model
+        candidates = (annotation, *typing.get_args(annotation)) if annotation is not None else ()
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
     return model
 
 

@@ -1,6 +1,7 @@
 """Build the small models that recipes/web_filters.yaml uses, from the bundled sample pages.
 
-* ``recipes/models/en.arpa``: a 3-gram KenLM model of the sample's English main content;
+* ``recipes/models/{en,de,fr}.arpa``: 3-gram KenLM models of the sample's English, German and
+  French main content (``recipes/ccnet_like.yaml`` buckets each language by its own model);
 * ``recipes/models/quality.bin``: a tiny fastText classifier, sample English prose (hq) against
   navigation/boilerplate lines of the same pages (lq).
 
@@ -38,10 +39,12 @@ def main() -> None:
     models.mkdir(exist_ok=True)
     english = texts("en/*.html", main_content=True)
     write_model(english, models / "en.arpa", order=3)
+    for lang in ("de", "fr"):
+        write_model(texts(f"{lang}/*.html", main_content=True), models / f"{lang}.arpa", order=3)
     chrome = [line for page in texts("*/*.html", main_content=False) for line in page.splitlines()
               if line.strip() and len(line.split()) < 6]
     train_classifier(english, chrome, str(models / "quality.bin"), epoch=10, dim=8, bucket=10_000, seed=0)
-    print(f"wrote {models / 'en.arpa'} and {models / 'quality.bin'}")
+    print(f"wrote {models}/{{en,de,fr}}.arpa and {models / 'quality.bin'}")
 
 
 if __name__ == "__main__":

@@ -104,3 +104,11 @@ def test_config_errors_stop_before_any_rank_starts(tmp_path: Path, tokens_run: P
     assert result.returncode == 2
     assert "data.microbatchs: unknown key; did you mean 'microbatches'?" in result.stderr
     assert "bad2.yaml:" in result.stderr
+
+
+def test_a_failing_rank_stops_the_run_without_a_traceback(tmp_path: Path, tokens_run: Path) -> None:
+    config = train_config(tmp_path, tokens_run, "short", **{"data.seq_len": 10_000_000})
+    result = run_cli("train", str(config), "--nproc", "2", timeout=120)
+    assert result.returncode == 1
+    assert "make no sequence of 10000001 tokens" in result.stderr and "train failed" in result.stderr
+    assert "Traceback" not in result.stderr

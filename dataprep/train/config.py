@@ -74,7 +74,8 @@ class TrainOutputSpec(_Strict):
 
 
 class TrainConfig(_Strict):
-    name: str = "train"
+    """Pipeline-parallel training of a GPT-style model on tokenized runs (see recipes/train_tiny.yaml)."""
+    name: str = Field("train", description="shown in logs and summary.json")
     seed: int = Field(0, description="seeds weights and data order")
     steps: int = Field(ge=1, description="optimizer steps to train")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA with NCCL if present, else CPU with gloo")

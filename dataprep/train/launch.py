@@ -47,13 +47,15 @@ def run_this_rank(cfg: TrainConfig, resume: bool) -> None:
         dist.destroy_process_group()
 
 
-def spawn(config: str, nproc: int, overrides: list[str], resume: bool) -> int:
+def spawn(config: str, nproc: int, overrides: list[str], resume: bool, debug: bool = False) -> int:
     """Run ``nproc`` ranks as local processes; the exit code of the first to fail, else 0."""
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(nproc),
            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc))}
     cmd = [sys.executable, "-m", "dataprep.train.launch", config] + [a for o in overrides for a in ("--set", o)]
     if resume:
         cmd.append("--resume")
+    if debug:
+        cmd.append("--debug")
     procs = [subprocess.Popen(cmd, env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}) for r in range(nproc)]
     try:
         while True:
@@ -82,8 +84,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("config")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
-    run_this_rank(load_train_config(args.config, args.overrides), args.resume)
+    try:
+        run_this_rank(load_train_config(args.config, args.overrides), args.resume)
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"error: rank {os.environ.get('RANK', '?')}: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
