@@ -112,3 +112,20 @@ def test_a_failing_rank_stops_the_run_without_a_traceback(tmp_path: Path, tokens
     assert result.returncode == 1
     assert "make no sequence of 10000001 tokens" in result.stderr and "train failed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class NotWeights:
+    """Something a tampered checkpoint could carry: unpickling it would import and call code."""
+
+    def __reduce__(self):
+        return (print, ("this ran while loading a checkpoint",))
+
+
+def test_checkpoints_with_code_in_them_are_refused(tmp_path: Path) -> None:
+    from dataprep.train.trainer import read_checkpoint
+
+    torch.save({"step": 3, "weights": torch.ones(2)}, tmp_path / "ok.pt")
+    assert read_checkpoint(tmp_path / "ok.pt")["step"] == 3
+    torch.save({"step": 3, "payload": NotWeights()}, tmp_path / "bad.pt")
+    with pytest.raises(Exception, match="(?i)weights only|weights_only|unsupported"):
+        read_checkpoint(tmp_path / "bad.pt")

@@ -77,6 +77,12 @@ def latest_checkpoint(out: Path) -> Path | None:
     return done[-1] if done else None
 
 
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """One rank's checkpoint, loaded with ``weights_only=True``: tensors, numbers, strings and
+    containers only; a file that would need to import or run code is refused."""
+    return torch.load(path, map_location=device, weights_only=True)
+
+
 class RankTrainer:
     """State and step of one rank; see the module docstring."""
 
@@ -132,7 +138,7 @@ class RankTrainer:
         if meta["ranks"] != self.world or meta["schedule"] != self.cfg.pipeline.schedule:
             raise ValueError(f"{folder} was written by {meta['ranks']} ranks with schedule {meta['schedule']}; "
                              f"this run has {self.world} ranks and {self.cfg.pipeline.schedule}")
-        state = torch.load(folder / f"rank-{self.rank}.pt", map_location=self.device, weights_only=True)
+        state = read_checkpoint(folder / f"rank-{self.rank}.pt", self.device)
         for s, module in self.pipe.modules.items():
             module.load_state_dict(state["modules"][str(s)])
         self.optimizer.load_state_dict(state["optimizer"])
