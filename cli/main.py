@@ -53,6 +53,9 @@ def main() -> None:
       dataprep run recipes/quickstart.yaml --overwrite
       dataprep run recipes/quickstart.yaml --set stages.1.langid.min_score=0.5 --workers 4
       dataprep inspect out/quickstart
+      dataprep report out/quickstart
+      dataprep run recipes/web_to_tokens.yaml --overwrite && dataprep train recipes/train_tiny.yaml --nproc 2
+      dataprep simulate --schedule zb-h1 --stages 4 --microbatches 8 --plot zb-h1.png
     """
 
 
