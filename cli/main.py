@@ -105,7 +105,8 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
     click.echo(f"{pipeline.name}: {stats['input']['inputs']} inputs -> {stats['output']['docs']} documents kept, "
                f"{removed} removed, {quarantined} quarantined in {result.seconds:.1f}s"
                + (f" ({result.skipped_shards} shards resumed)" if result.skipped_shards else ""))
-    click.echo(f"output: {out}/data  (stats: {out}/stats.json)")
+    report = f", report: {out}/report.html" if os.path.exists(os.path.join(out, "report.html")) else ""
+    click.echo(f"output: {out}/data  (stats: {out}/stats.json{report})")
 
 
 @main.command()
