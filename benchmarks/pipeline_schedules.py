@@ -5,8 +5,8 @@ steps through ``dataprep train --nproc 2`` on a tokenized run (default: the samp
 ``recipes/web_to_tokens.yaml``, a 2,000-token vocabulary; ``--run`` takes another, e.g. the
 32k-vocabulary real-corpus run ``benchmarks/.work/bench-tokens`` of ``tokenize_loader.py``).  From each
 run's ``summary.json``: median tokens/s and measured bubble over the steps after the first,
-and the bubble the simulator predicts from the same run's measured per-stage op costs (no
-communication term).  Ratios are against 1F1B measured in the same invocation.
+and the bubble the simulator predicts from the same run's measured per-stage op costs and its
+measured transfer time (a ping-pong of one microbatch's activations between the two ranks).  Ratios are against 1F1B measured in the same invocation.
 
     .venv/bin/python benchmarks/pipeline_schedules.py [--steps 12] [--schedules 1f1b,zb-v]
 """

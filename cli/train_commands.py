@@ -86,13 +86,14 @@ def _problem(path: str, message: str):  # noqa: ANN202
 @click.option("--f", "tf", default=1.0, show_default=True, help="forward time of one microbatch on one rank")
 @click.option("--b", "tb", default=1.0, show_default=True, help="input-gradient backward time")
 @click.option("--w", "tw", default=1.0, show_default=True, help="weight-gradient backward time")
-@click.option("--comm", default=0.0, show_default=True, help="time to send one activation or gradient between ranks")
+@click.option("--comm", type=float, help="time to send one activation or gradient between ranks "
+              "(default 0; with --measured: the transfer time measured in that run)")
 @click.option("--no-sync", is_flag=True, help="no optimizer barrier between steps (ZB's post-validation): steady-state period")
 @click.option("--measured", type=click.Path(exists=True), help="a training output folder or timeline.json: "
               "simulate with its measured op costs and draw it beside the measured timeline")
 @click.option("--plot", type=click.Path(dir_okay=False), help="write the Gantt chart to this PNG")
 def simulate(name: str | None, ranks: int | None, microbatches: int | None, stages_per_rank: int | None, tf: float,
-             tb: float, tw: float, comm: float, no_sync: bool, measured: str | None, plot: str | None) -> None:
+             tb: float, tw: float, comm: float | None, no_sync: bool, measured: str | None, plot: str | None) -> None:
     """Predict step time, bubble and peak activations of a pipeline schedule; draw it.
 
     \b
@@ -117,7 +118,8 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
         spans = measured_spans(doc)
         busy = [sum(s.end - s.start for s in spans if s.rank == r) for r in range(doc["ranks"])]
         step = max(s.end for s in spans)
-        click.echo(f"{doc['schedule']}: {doc['ranks']} ranks, {doc['microbatches']} microbatches (measured op costs)")
+        click.echo(f"{doc['schedule']}: {doc['ranks']} ranks, {doc['microbatches']} microbatches (measured op costs, "
+                   f"transfer {1e3 * (doc.get('comm_s', 0.0) if comm is None else comm):.3f} ms)")
         click.echo(f"  simulated: step {1e3 * sim.step_time:.2f} ms, bubble {100 * sim.mean_bubble:.1f}%")
         click.echo(f"  measured:  step {1e3 * step:.2f} ms, bubble {100 * (1 - sum(busy) / (step * len(busy))):.1f}% (one step)")
         if plot:
@@ -132,6 +134,7 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
     except ScheduleError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    comm = comm or 0.0
     costs = OpCosts(tf / v, tb / v, tw / v, comm)
     sim = run_simulation(actions, spec.stage_to_rank(ranks), ranks * v, costs, sync=not no_sync)
     click.echo(f"{name}: {ranks} ranks x {v} stage{'s' if v > 1 else ''}, {microbatches} microbatches, "

@@ -34,8 +34,10 @@ def measured_costs(doc: dict[str, Any]) -> OpCosts:
     return OpCosts(f, b, w)
 
 
-def predict(doc: dict[str, Any], comm: float = 0.0) -> SimResult:
-    """Simulate the run's schedule with its measured op costs (and ``comm`` seconds per transfer)."""
+def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
+    """Simulate the run's schedule with its measured op costs and ``comm`` seconds per transfer
+    (default: the transfer time the trainer measured, ``comm_s``)."""
+    comm = doc.get("comm_s", 0.0) if comm is None else comm
     spec = get_schedule(doc["schedule"])
     costs = measured_costs(doc)
     costs = OpCosts(costs.f, costs.b, costs.w, comm)

@@ -244,6 +244,28 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
     return _finish(trainer, history, timeline)
 
 
+def _transfer_seconds(trainer: RankTrainer, repeats: int = 20) -> float:
+    """One-way time to send one microbatch's activations between ranks 0 and 1 (ping-pong of a
+    tensor of that shape, median of ``repeats``): the simulator's ``comm`` for this run."""
+    if trainer.world < 2:
+        return 0.0
+    shape = (trainer.cfg.data.batch_size // trainer.cfg.data.microbatches, trainer.cfg.data.seq_len, trainer.gpt.d_model)
+    buf = torch.zeros(shape, dtype=torch.float32, device=trainer.device)
+    times = []
+    dist.barrier()
+    for _ in range(repeats):
+        if trainer.rank == 0:
+            t0 = time.perf_counter()
+            dist.send(buf, 1)
+            dist.recv(buf, 1)
+            times.append((time.perf_counter() - t0) / 2)
+        elif trainer.rank == 1:
+            dist.recv(buf, 0)
+            dist.send(buf, 0)
+    dist.barrier()
+    return float(np.median(times)) if times else 0.0
+
+
 def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list) -> dict[str, Any] | None:
     """Gather measured timelines and op costs on rank 0; write timeline.json (and the PNGs via report)."""
     # mean cost of each op kind per stage, over steps after the first (warm-up: allocation, shape inference)
@@ -252,6 +274,7 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
     for kind, stage, _, a, b in steady:
         costs.setdefault(f"{kind}{stage}", []).append(b - a)
     mine = {"rank": trainer.rank, "timeline": timeline, "costs": {k: float(np.mean(v)) for k, v in costs.items()}}
+    comm = _transfer_seconds(trainer)
     gathered: list[Any] = [None] * trainer.world
     dist.all_gather_object(gathered, mine)
     if trainer.rank != 0:
@@ -260,12 +283,12 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
     for g in gathered:
         costs_all.update(g["costs"])
     doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.world, "stages_per_rank": trainer.stages_per_rank,
-           "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all,
+           "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all, "comm_s": comm,
            "spans": [[g["rank"], *rec] for g in gathered for rec in g["timeline"]],
            "partition": [list(b) for b in trainer.pipe.partition.bounds], "model": asdict(trainer.gpt)}
     (trainer.out / "timeline.json").write_text(json.dumps(doc))
     from dataprep.train.timeline import predict, write_training_pngs
-    summary = _summary(trainer, doc, predict(doc))
+    summary = _summary(trainer, doc, predict(doc, comm))
     (trainer.out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_training_pngs(trainer.out)
     return summary
