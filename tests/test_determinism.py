@@ -17,7 +17,8 @@ def everything(root: Path) -> dict[str, bytes]:
 def test_every_stage_is_identical_across_reruns_and_worker_counts(tmp_path: Path) -> None:
     runs = {}
     for name, workers in (("one", 1), ("two", 2), ("two-again", 2)):
-        tail = [{"minhash_dedup": {"ngram": 5, "bands": 14, "rows": 8}}, {"shuffle": {"seed": 7}},
+        tail = [{"perplexity_buckets": {"keep": ["head", "middle"]}},
+                {"minhash_dedup": {"ngram": 5, "bands": 14, "rows": 8}}, {"shuffle": {"seed": 7}},
                 {"tokenize": {"train": {"vocab_size": 600, "sample_docs": 200}}}]
         recipe = write_recipe(tmp_path / f"{name}.yaml", every_stage_recipe(tmp_path / name, tail, workers))
         result = run_cli("run", str(recipe))
@@ -25,7 +26,8 @@ def test_every_stage_is_identical_across_reruns_and_worker_counts(tmp_path: Path
         runs[name] = everything(tmp_path / name)
     stats = json.loads((tmp_path / "one" / "stats.json").read_text())
     assert [s["stage"] for s in stats["stages"]] == ["extract", "langid", "url_filter", "pii", "quality", "dedup_exact",
-                                                      "perplexity", "classifier", "minhash_dedup", "shuffle", "tokenize"]
+                                                      "perplexity", "classifier", "perplexity_buckets", "minhash_dedup",
+                                                      "shuffle", "tokenize"]
     assert any(f.startswith("tokens/part-") for f in runs["one"]) and any(f.startswith("removed/") for f in runs["one"])
     assert runs["one"].keys() == runs["two"].keys() == runs["two-again"].keys()
     for f in runs["one"]:
