@@ -8,6 +8,12 @@ run's ``summary.json``: median tokens/s and measured bubble over the steps after
 and the bubble the simulator predicts from the same run's measured per-stage op costs and its
 measured transfer time (a ping-pong of one microbatch's activations between the two ranks).  Ratios are against 1F1B measured in the same invocation.
 
+The default model (d_model 256) makes each op take 20-60 ms on one CPU core.  With smaller
+ops (``--d-model 128``: 10-30 ms) the measured bubble of the multi-chunk schedules runs a few
+points above the simulation on a 2-core machine: the two ranks' compute threads hold both
+cores, so the gloo threads that move activations wait for a core (several ms per transfer),
+which the simulator's idle ping-pong transfer time does not include.
+
     .venv/bin/python benchmarks/pipeline_schedules.py [--steps 12] [--schedules 1f1b,zb-v]
 """
 
@@ -40,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--microbatches", type=int, default=8)
