@@ -84,3 +84,16 @@ def test_gantt_png(tmp_path: Path) -> None:
     sim = run("zb-h1", 4, 8, COSTS[1])
     path = draw_gantt(tmp_path / "zb.png", sim.spans, 4, "zb-h1", measured=sim.spans)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_simulate_command(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("simulate", "--schedule", "zb-h2", "--stages", "4", "--microbatches", "8", "--no-sync",
+                     "--plot", str(tmp_path / "zb.png"))
+    assert result.returncode == 0, result.stderr
+    assert "bubble 0.0%" in result.stdout and (tmp_path / "zb.png").stat().st_size > 10_000
+    result = run_cli("simulate", "--schedule", "1f1b", "--stages", "4", "--microbatches", "12")
+    assert "step time 45.000" in result.stdout and "bubble 20.0%" in result.stdout  # (p-1)/(m+p-1) = 3/15
+    bad = run_cli("simulate", "--schedule", "zb-v", "--stages", "2", "--microbatches", "4", "--stages-per-rank", "3")
+    assert bad.returncode == 2 and "exactly 2 stages per rank" in bad.stderr

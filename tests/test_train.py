@@ -63,6 +63,9 @@ def test_sample_pages_to_trained_model(tmp_path: Path, tokens_run: Path) -> None
     assert 0 < summary["simulated_bubble"] < 1 and summary["last_loss"] == rows[-1]["loss"]
     timeline = json.loads((out / "timeline.json").read_text())
     assert {s[0] for s in timeline["spans"]} == {0, 1} and {"F0", "B0", "F1", "B1"} <= set(timeline["op_costs_s"])
+    simulated = run_cli("simulate", "--measured", str(out), "--plot", str(tmp_path / "side-by-side.png"))
+    assert simulated.returncode == 0 and "simulated: step" in simulated.stdout and "measured:  step" in simulated.stdout
+    assert (tmp_path / "side-by-side.png").read_bytes()[:4] == b"\x89PNG"
     # checkpoints load with weights_only=True: plain tensors and containers, no code
     state = torch.load(out / "checkpoints" / "step-000030" / "rank-1.pt", weights_only=True)
     assert state["step"] == 30 and state["loader"]["position"] == 30 * 16
