@@ -129,20 +129,36 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
     labels = ["read"] + [f"{s['index']:02d} {s['stage']}" for s in stages]
     docs = [stats["input"]["docs"]] + [s["docs_out"] for s in stages]
     mb = [stats["input"]["bytes"] / 1e6] + [s["bytes_out"] / 1e6 for s in stages]
-    token_rows = [(f"{s['index']:02d} {s['stage']}", s["counters"]["tokens"]) for s in stages if "tokens" in s.get("counters", {})]
+    # tokens: counted by a tokenize stage; for the stages before it (whose documents were never
+    # tokenized) estimated from the bytes each kept, at the tokenizer's measured bytes per token
+    counted = [s for s in stages if "tokens" in (s.get("counters") or {})]
+    per_byte = counted[0]["counters"]["tokens"] / max(counted[0]["bytes_in"], 1) if counted else None
+
+    def tokens_after(s: dict[str, Any] | None) -> tuple[str, float | None]:
+        if per_byte is None or s is None:  # the raw input (HTML, WARC) is not what gets tokenized
+            return "", None
+        if s is not None and "tokens" in (s.get("counters") or {}):
+            return f"{s['counters']['tokens']:,}", float(s["counters"]["tokens"])
+        value = per_byte * s["bytes_out"]
+        return f"≈{value:,.0f}", value
+
     table = ["<table><tr><th class='l'>stage</th><th>docs in</th><th>docs out</th><th>removed</th><th>MB out</th>"
-             "<th>tokens</th><th>seconds</th></tr>",
+             "<th>tokens out</th><th>seconds</th></tr>",
              f"<tr><td class='l'>read ({inputs:,} inputs)</td><td>{inputs:,}</td><td>{stats['input']['docs']:,}</td>"
-             f"<td>{sum(quarantined.values()):,} quarantined</td><td>{mb[0]:.2f}</td><td></td>"
+             f"<td>{sum(quarantined.values()):,} quarantined</td><td>{mb[0]:.2f}</td><td>{tokens_after(None)[0]}</td>"
              f"<td>{stats['input'].get('seconds', 0):.2f}</td></tr>"]
     for s in stages:
         table.append(f"<tr><td class='l'>{s['index']:02d} {html.escape(s['stage'])}</td><td>{s['docs_in']:,}</td>"
                      f"<td>{s['docs_out']:,}</td><td>{sum(s['removed'].values()):,}</td><td>{s['bytes_out'] / 1e6:.2f}</td>"
-                     f"<td>{s['counters'].get('tokens', '') if s.get('counters') else ''}</td><td>{s['seconds']:.2f}</td></tr>")
+                     f"<td>{tokens_after(s)[0]}</td><td>{s['seconds']:.2f}</td></tr>")
     table.append("</table>")
+    token_chart = ""
+    if per_byte is not None:
+        values = [tokens_after(s)[1] or 0.0 for s in stages]
+        token_chart = bars(f"tokens after each stage (≈ at {1 / per_byte:.2f} bytes per token before tokenize)",
+                           labels[1:], values)
     body.append("<h2>Funnel</h2><div class='grid'>" + bars("documents after each stage", labels, docs)
-                + bars("megabytes of text after each stage", labels, mb, unit=" MB")
-                + (bars("tokens written", [t[0] for t in token_rows], [t[1] for t in token_rows]) if token_rows else "")
+                + bars("megabytes of text after each stage", labels, mb, unit=" MB") + token_chart
                 + "</div>" + "".join(table))
 
     # reasons and time
@@ -195,7 +211,7 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
                     f"largest cluster {int(counts.max()) + 1:,}</p>")
 
     # samples
-    parts = ["<h2>Samples</h2><h3>kept</h3>"] + [_doc(r, False) for r in _samples(root / "data", samples, False)]
+    parts = ["<h2>Samples</h2><h3>kept (passed every stage)</h3>"] + [_doc(r, False) for r in _samples(root / "data", samples, False)]
     for folder in sorted((root / "removed").iterdir()) if (root / "removed").exists() else []:
         rows = _samples(folder, samples, True)
         if rows:

@@ -42,7 +42,7 @@ def test_every_run_writes_a_self_contained_report(run_out: Path) -> None:
     page = (run_out / "report.html").read_text()
     for section in ("Funnel", "Removals and time", "Distributions", "Near-duplicate clusters", "Samples"):
         assert f"<h2>{section}</h2>" in page
-    for chart in ("documents after each stage", "tokens written", "documents removed or quarantined, by reason",
+    for chart in ("documents after each stage", "tokens after each stage", "documents removed or quarantined, by reason",
                   "seconds per stage", "document length", "kept documents by language", "perplexity",
                   "quality classifier score", "clusters by size"):
         assert f"<title>{chart}" in page, chart
