@@ -1,8 +1,8 @@
 """Per-shard removal lists written by barrier stages (exact and near-duplicate removal).
 
 ``combine`` writes ``<state>/shard=<name>/*.parquet`` (the layout of a Dask/pyarrow dataset
-partitioned on ``shard``); each shard task then loads only its own list, so no worker ever
-holds the removals of the whole corpus.
+partitioned on ``shard``); each shard task then loads only its own list (:func:`load`), so no
+worker ever holds the removals of the whole corpus, and :func:`apply` marks a batch with it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dataprep.schema import ID
+from dataprep.transform import StageOutput, set_columns, split_by_reason
 
 
 def reset(path: str, storage_options: dict | None = None) -> None:
@@ -47,3 +48,13 @@ def load(path: str, shard: str, columns: list[str], storage_options: dict | None
             values = [t.column(c).to_pylist() for c in columns]
             out.update(zip(t.column(ID).to_pylist(), zip(*values)))
     return out
+
+
+def apply(batch: pa.Table, found: dict[str, tuple], columns: list[str], reason: str) -> StageOutput:
+    """Set ``columns`` from one shard's :func:`load` result (null for ids not in it) and remove,
+    with ``reason``, every document whose first column (e.g. ``duplicate_of``) is set."""
+    values = [found.get(i) for i in batch.column(ID).to_pylist()]
+    scored = set_columns(batch, {c: pa.array([v[k] if v is not None else None for v in values], pa.string())
+                                 for k, c in enumerate(columns)})
+    reasons = pc.if_else(pc.is_valid(scored.column(columns[0])), pa.scalar(reason), pa.scalar(None, pa.string()))
+    return split_by_reason(scored, reasons)

@@ -25,7 +25,7 @@ from pydantic import Field
 from dataprep import removals
 from dataprep.exchange import key_partition
 from dataprep.schema import ID, TEXT
-from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
+from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
 
 
 class DedupExactParams(Params):
@@ -76,12 +76,8 @@ class DedupExact(GlobalTransform):
         removals.write(pa.concat_tables(found), out, summaries.storage_options)
         return out
 
-    def shard_state(self, state: Any, shard: str) -> dict[str, str]:
-        return {i: rep for i, (rep,) in removals.load(state, shard, ["duplicate_of"]).items()}
+    def shard_state(self, state: Any, shard: str) -> dict[str, tuple]:
+        return removals.load(state, shard, ["duplicate_of"])
 
-    def apply(self, batch: pa.Table, state: dict[str, str]) -> StageOutput:
-        of = [state.get(i) for i in batch.column(ID).to_pylist()]
-        scored = set_columns(batch, {"duplicate_of": pa.array(of, pa.string())})
-        reasons = pc.if_else(pc.is_valid(scored.column("duplicate_of")), pa.scalar("dedup_exact:duplicate"),
-                             pa.scalar(None, pa.string()))
-        return split_by_reason(scored, reasons)
+    def apply(self, batch: pa.Table, state: dict[str, tuple]) -> StageOutput:
+        return removals.apply(batch, state, ["duplicate_of"], "dedup_exact:duplicate")

@@ -38,7 +38,7 @@ from dataprep import removals
 from dataprep.exchange import key_partition
 from dataprep.minhash import band_keys, connected_components, optimal_bands_rows, shingle_hashes, signatures
 from dataprep.schema import ID, TEXT
-from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
+from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
 
 
 class MinHashParams(Params):
@@ -167,11 +167,4 @@ class MinHashDedup(GlobalTransform):
         return removals.load(state, shard, ["duplicate_of", "dup_cluster"])
 
     def apply(self, batch: pa.Table, state: dict[str, tuple]) -> StageOutput:
-        found = [state.get(i, (None, None)) for i in batch.column(ID).to_pylist()]
-        scored = set_columns(batch, {
-            "duplicate_of": pa.array([f[0] for f in found], pa.string()),
-            "dup_cluster": pa.array([f[1] for f in found], pa.string()),
-        })
-        reasons = pc.if_else(pc.is_valid(scored.column("duplicate_of")), pa.scalar("minhash_dedup:near_duplicate"),
-                             pa.scalar(None, pa.string()))
-        return split_by_reason(scored, reasons)
+        return removals.apply(batch, state, ["duplicate_of", "dup_cluster"], "minhash_dedup:near_duplicate")
