@@ -293,21 +293,12 @@ def validate_data(data: Any, file: str, lines: dict[str, int] | None = None, che
 def load_recipe(path: str | Path, overrides: list[str] | None = None, check_inputs: bool = True) -> Recipe:
     """Read, override (``--set``) and validate a YAML recipe file."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(file, [Problem("", "recipe file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(file, [Problem("", f"cannot read recipe: {exc}")]) from None
-    data, lines = _load_yaml_with_lines(text, file)
-    if overrides:
-        data = apply_overrides(data if isinstance(data, dict) else {}, overrides, file)
+    data, lines = _read_yaml_file(path, overrides, "recipe")
     return validate_data(data, file, lines, check_inputs=check_inputs)
 
 
-def load_yaml_model(path: str | Path, model: type[BaseModel], overrides: list[str] | None = None,
-                    what: str = "config") -> BaseModel:
-    """Read a YAML file into ``model`` (safe loader, ``--set`` overrides), with the same errors as recipes."""
+def _read_yaml_file(path: str | Path, overrides: list[str] | None, what: str) -> tuple[Any, dict[str, int]]:
+    """A YAML file's data (``--set`` overrides applied) and its key-path line numbers."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -318,6 +309,14 @@ def load_yaml_model(path: str | Path, model: type[BaseModel], overrides: list[st
     data, lines = _load_yaml_with_lines(text, file)
     if overrides:
         data = apply_overrides(data if isinstance(data, dict) else {}, overrides, file)
+    return data, lines
+
+
+def load_yaml_model(path: str | Path, model: type[BaseModel], overrides: list[str] | None = None,
+                    what: str = "config") -> BaseModel:
+    """Read a YAML file into ``model`` (safe loader, ``--set`` overrides), with the same errors as recipes."""
+    file = str(path)
+    data, lines = _read_yaml_file(path, overrides, what)
     if not isinstance(data, dict):
         raise RecipeError(file, [Problem("", f"a {what} is a mapping of keys: {', '.join(model.model_fields)}")])
     try:
