@@ -61,9 +61,8 @@ def _dataset(folder: Path) -> ds.Dataset | None:
     return ds.dataset(files, format="parquet", schema=schema)
 
 
-def _columns(folder: Path, wanted: list[str], max_rows: int) -> dict[str, np.ndarray]:
+def _columns(data: ds.Dataset | None, wanted: list[str], max_rows: int) -> dict[str, np.ndarray]:
     """The first ``max_rows`` values of the wanted columns that exist (text -> its length)."""
-    data = _dataset(folder)
     if data is None:
         return {}
     names = list(dict.fromkeys(c for c in wanted if c in data.schema.names))
@@ -83,8 +82,7 @@ def _columns(folder: Path, wanted: list[str], max_rows: int) -> dict[str, np.nda
     return {c: np.concatenate(v)[:max_rows] if v else np.array([]) for c, v in out.items()}
 
 
-def _samples(folder: Path, n: int, by_reason: bool) -> list[dict[str, Any]]:
-    data = _dataset(folder)
+def _samples(data: ds.Dataset | None, n: int, by_reason: bool) -> list[dict[str, Any]]:
     if data is None:
         return []
     cols = [c for c in ("id", "source", "text", "reason", "error") if c in data.schema.names]
@@ -174,8 +172,9 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
 
     # distributions
     wanted = ["text", "lang", "lang_score", "perplexity", "quality_score"]
-    kept_cols = _columns(root / "data", wanted + [c for c in _schema_names(root / "data") if c.startswith("quality_")], max_rows)
-    removed_cols = _columns(root / "removed", wanted + [c for c in _schema_names(root / "removed") if c.startswith("quality_")], max_rows)
+    kept_data, removed_data = _dataset(root / "data"), _dataset(root / "removed")
+    kept_cols = _columns(kept_data, wanted + _quality_columns(kept_data), max_rows)
+    removed_cols = _columns(removed_data, wanted + _quality_columns(removed_data), max_rows)
     charts = []
     if "text" in kept_cols or "text" in removed_cols:
         charts.append(histogram("document length (characters)", {k: v for k, v in
@@ -201,7 +200,7 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
                 f"(first {max_rows:,} of each)</p><div class='grid'>" + "".join(charts) + "</div>")
 
     # near-duplicate clusters
-    clusters = _columns(root / "removed", ["dup_cluster"], 10 * max_rows).get("dup_cluster")
+    clusters = _columns(removed_data, ["dup_cluster"], 10 * max_rows).get("dup_cluster")
     if clusters is not None and len(clusters):
         _, counts = np.unique(clusters.astype(str), return_counts=True)
         sizes, freq = np.unique(counts + 1, return_counts=True)  # + the kept representative
@@ -211,12 +210,12 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
                     f"largest cluster {int(counts.max()) + 1:,}</p>")
 
     # samples
-    parts = ["<h2>Samples</h2><h3>kept (passed every stage)</h3>"] + [_doc(r, False) for r in _samples(root / "data", samples, False)]
+    parts = ["<h2>Samples</h2><h3>kept (passed every stage)</h3>"] + [_doc(r, False) for r in _samples(kept_data, samples, False)]
     for folder in sorted((root / "removed").iterdir()) if (root / "removed").exists() else []:
-        rows = _samples(folder, samples, True)
+        rows = _samples(_dataset(folder), samples, True)
         if rows:
             parts.append(f"<h3>removed at {html.escape(folder.name)}</h3>" + "".join(_doc(r, True) for r in rows))
-    q = _samples(root / "quarantine", samples, True)
+    q = _samples(_dataset(root / "quarantine"), samples, True)
     if q:
         parts.append("<h3>quarantined</h3>" + "".join(_doc({**r, "text": r.get("error") or ""}, True) for r in q))
     body.append("".join(parts))
@@ -231,6 +230,5 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
     return path
 
 
-def _schema_names(folder: Path) -> list[str]:
-    data = _dataset(folder)
-    return list(data.schema.names) if data is not None else []
+def _quality_columns(data: ds.Dataset | None) -> list[str]:
+    return [c for c in data.schema.names if c.startswith("quality_")] if data is not None else []
