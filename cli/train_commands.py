@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from dataprep.recipe import RecipeError
+from dataprep.recipe import Problem, RecipeError
 
 
 @click.command()
@@ -33,10 +34,10 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
     """
     from dataprep.train.config import load_train_config
     from dataprep.train.launch import run_this_rank, spawn, under_torchrun
-    from dataprep.train.model import GPTConfig
-    from dataprep.train.partition import PartitionError, partition, uniform_partition
-    from dataprep.train.schedules import ScheduleError, get_schedule
     from dataprep.tokens import open_run
+    from dataprep.train.partition import PartitionError, split_model
+    from dataprep.train.schedules import ScheduleError, get_schedule
+    from dataprep.train.trainer import model_config
 
     try:
         cfg = load_train_config(config, list(overrides))
@@ -45,19 +46,17 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
             try:
                 vocab.add(open_run(run)[0]["vocab_size"])
             except FileNotFoundError as exc:
-                raise RecipeError(config, [_problem("data.runs", f"{exc}")]) from None
+                raise RecipeError(config, [Problem("data.runs", f"{exc}")]) from None
         if len(vocab) != 1:
-            raise RecipeError(config, [_problem("data.runs", f"the runs use different vocabularies {sorted(vocab)}")])
-        ranks = int(__import__("os").environ["WORLD_SIZE"]) if under_torchrun() else nproc
+            raise RecipeError(config, [Problem("data.runs", f"the runs use different vocabularies {sorted(vocab)}")])
+        ranks = int(os.environ["WORLD_SIZE"]) if under_torchrun() else nproc
         spec = get_schedule(cfg.pipeline.schedule)
         v = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
-        gpt = GPTConfig(vocab.pop(), cfg.data.seq_len, cfg.model.layers, cfg.model.d_model, cfg.model.heads,
-                        cfg.model.mlp_ratio)
         try:
             spec.check(ranks, v, cfg.data.microbatches)
-            (partition if cfg.pipeline.balance == "cost" else uniform_partition)(gpt, ranks * v)
+            split_model(model_config(cfg, vocab.pop()), ranks * v, cfg.pipeline.balance)
         except (ScheduleError, PartitionError) as exc:
-            raise RecipeError(config, [_problem("pipeline", f"{exc} (ranks: {ranks} from --nproc)")]) from None
+            raise RecipeError(config, [Problem("pipeline", f"{exc} (ranks: {ranks} from --nproc)")]) from None
     except RecipeError as exc:
         if debug:
             raise
@@ -71,11 +70,6 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
         click.echo("train failed", err=True)
         sys.exit(1)
     click.echo(f"output: {cfg.output.path} (metrics.jsonl, summary.json, loss.png, throughput.png, timeline.png)")
-
-
-def _problem(path: str, message: str):  # noqa: ANN202
-    from dataprep.recipe import Problem
-    return Problem(path, message)
 
 
 @click.command()

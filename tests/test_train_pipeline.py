@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from dataprep.train.launch import free_port
 from dataprep.train.model import GPTConfig, build_full, token_loss
 from dataprep.train.partition import PartitionError, partition, uniform_partition
 from dataprep.train.schedules import SCHEDULES, ScheduleError, get_schedule, rank_actions
 from tests.helpers.pipeline_worker import CFG, SEED, batch
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,13 @@ class TrainConfig(_Strict):
     output: TrainOutputSpec
 
     @property
+    def uses_cuda(self) -> bool:
+        """CUDA with NCCL (``device: cuda``, or ``auto`` on a machine with a GPU), else CPU with gloo."""
+        import torch
+
+        return self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
+
+    @property
     def run_weights(self) -> dict[str, float]:
         runs = self.data.runs
         if isinstance(runs, str):

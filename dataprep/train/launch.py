@@ -18,7 +18,6 @@ import sys
 import time
 from datetime import timedelta
 
-import torch
 import torch.distributed as dist
 
 from dataprep.train.config import TrainConfig, load_train_config
@@ -29,7 +28,8 @@ def under_torchrun() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -38,8 +38,7 @@ def _free_port() -> int:
 def run_this_rank(cfg: TrainConfig, resume: bool) -> None:
     """Join the process group described by the environment and train."""
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-    dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world,
+    dist.init_process_group("nccl" if cfg.uses_cuda else "gloo", rank=rank, world_size=world,
                             timeout=timedelta(minutes=10))
     try:
         train_rank(cfg, rank, world, resume=resume, echo=rank == 0)
@@ -49,7 +48,7 @@ def run_this_rank(cfg: TrainConfig, resume: bool) -> None:
 
 def spawn(config: str, nproc: int, overrides: list[str], resume: bool, debug: bool = False) -> int:
     """Run ``nproc`` ranks as local processes; the exit code of the first to fail, else 0."""
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(nproc),
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": str(nproc),
            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc))}
     cmd = [sys.executable, "-m", "dataprep.train.launch", config] + [a for o in overrides for a in ("--set", o)]
     if resume:

@@ -103,6 +103,11 @@ def partition(cfg: GPTConfig, stages: int) -> Partition:
     return Partition(tuple(bounds), tuple(float(prefix[b] - prefix[a]) for a, b in bounds), cfg)
 
 
+def split_model(cfg: GPTConfig, stages: int, balance: str = "cost") -> Partition:
+    """The split a config asks for: ``cost`` (:func:`partition`) or ``uniform`` (:func:`uniform_partition`)."""
+    return partition(cfg, stages) if balance == "cost" else uniform_partition(cfg, stages)
+
+
 def uniform_partition(cfg: GPTConfig, stages: int) -> Partition:
     """Equal numbers of blocks per stage; embeddings join the first stage, the head the last."""
     _check(cfg, stages)

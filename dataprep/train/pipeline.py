@@ -21,7 +21,7 @@ import torch.distributed as dist
 from torch.distributed.pipelining import PipelineStage
 
 from dataprep.train.model import GPTConfig, StageModule
-from dataprep.train.partition import Partition, partition, uniform_partition
+from dataprep.train.partition import Partition, split_model
 from dataprep.train.schedules import ScheduleSpec
 
 
@@ -58,7 +58,6 @@ class OpTimer:
         original = schedule._maybe_compute_loss
 
         def run(stage: Any, output: Any, target_mbs: Any, mb_index: int, *rest: Any) -> Any:
-            t0 = time.perf_counter()
             out = original(stage, output, target_mbs, mb_index, *rest)
             if self.enabled and stage.is_last and target_mbs is not None:
                 for i in range(len(self.records) - 1, -1, -1):  # extend that microbatch's forward record
@@ -106,11 +105,11 @@ class RankPipeline:
 
 def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,
                         microbatches: int, seed: int, loss_fn: Callable, device: torch.device,
-                        balanced: bool = True, group: dist.ProcessGroup | None = None) -> RankPipeline:
+                        balance: str = "cost", group: dist.ProcessGroup | None = None) -> RankPipeline:
     """This rank's stages and schedule; gradients are summed over microbatches (``scale_grads=False``)."""
     spec.check(ranks, stages_per_rank, microbatches)
     num_stages = ranks * stages_per_rank
-    part = partition(cfg, num_stages) if balanced else uniform_partition(cfg, num_stages)
+    part = split_model(cfg, num_stages, balance)
     mine = spec.stages_of(rank, ranks, stages_per_rank)
     modules = {s: StageModule(cfg, *part.bounds[s], seed).to(device) for s in mine}
     stages = [PipelineStage(modules[s], s, num_stages, device, group=group) for s in mine]

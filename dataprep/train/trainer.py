@@ -99,7 +99,7 @@ class RankTrainer:
         self.pipe: RankPipeline = build_rank_pipeline(
             self.gpt, spec, rank=rank, ranks=world, stages_per_rank=self.stages_per_rank,
             microbatches=cfg.data.microbatches, seed=cfg.seed, loss_fn=TokenMeanLoss(self.tokens_per_step),
-            device=device, balanced=cfg.pipeline.balance == "cost")
+            device=device, balance=cfg.pipeline.balance)
         params = self.pipe.parameters()
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
@@ -188,8 +188,7 @@ class RankTrainer:
 
 def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False, echo: bool = True) -> dict[str, Any] | None:
     """Train on this rank (the process group must be initialised); rank 0 returns the summary."""
-    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-    if use_cuda:
+    if cfg.uses_cuda:
         local = int(os.environ.get("LOCAL_RANK", rank))
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
