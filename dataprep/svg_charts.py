@@ -64,7 +64,7 @@ def histogram(title: str, series: dict[str, np.ndarray], *, bins: int = 30, log_
     edges = np.geomspace(lo, hi, bins + 1) if log_x else np.linspace(lo, hi, bins + 1)
     counts = {k: np.histogram(v, edges)[0] for k, v in clean.items()}
     top = max(int(c.max()) for c in counts.values()) or 1
-    left, bottom, pw, ph = 48, 36, width - 84, height - 70
+    left, pw, ph = 48, width - 84, height - 70
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img"><title>{html.escape(title)}</title>',
              f'<text x="0" y="14" class="chart-title">{html.escape(title)}</text>',
