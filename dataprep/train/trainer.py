@@ -158,9 +158,11 @@ class RankTrainer:
         t1 = time.perf_counter()
         records = self.pipe.timer.take()
         params = self.pipe.parameters()
-        sq = torch.zeros(2, dtype=torch.float64, device=self.device)
-        sq[0] = sum(float(p.grad.double().pow(2).sum()) for p in params if p.grad is not None)
-        sq[1] = float(sum(x.detach().double() for x in losses)) if losses else 0.0
+        # squared gradient norm and loss of this rank, summed on the device: one host sync, in the all-reduce
+        zero = torch.zeros((), dtype=torch.float64, device=self.device)
+        grads = [p.grad.double().pow(2).sum() for p in params if p.grad is not None]
+        sq = torch.stack([torch.stack(grads).sum() if grads else zero,
+                          torch.stack([x.detach().double() for x in losses]).sum() if losses else zero])
         dist.all_reduce(sq)
         grad_norm, loss = math.sqrt(float(sq[0])), float(sq[1])
         clip = self.cfg.optim.grad_clip
