@@ -175,3 +175,56 @@ def test_bad_inputs_are_quarantined_with_reasons(tmp_path: Path):
     assert docs.num_rows == 0
     assert dict(zip(bad.column("source").to_pylist(), bad.column("reason").to_pylist())) == {
         "noschema.parquet": "wrong_schema", "wrong.parquet": "read_error"}
+
+
+def _jsonl_corpus() -> bytes:
+    """Lines the Arrow fast path can take, blank lines, CRLF endings, non-ASCII text, lines
+    it must hand to the per-line parser (numeric ids, nested keep fields, bad JSON, bad UTF-8,
+    missing text) and a last line without a newline."""
+    lines = []
+    for i in range(400):
+        record: dict = {"text": f"doc {i} ünï " + "word " * (i % 23), "id": f"x{i}", "url": f"http://x/{i}"}
+        if i % 97 == 5:
+            record["id"] = i  # a number: written as "5"
+        if i % 89 == 7:
+            record["url"] = {"nested": [i]}
+        if i % 83 == 11:
+            del record["id"]  # no id: derived from the source
+        line = json.dumps(record, ensure_ascii=i % 2 == 0).encode()
+        lines.append(line + (b"\r\n" if i % 7 == 0 else b"\n"))
+        if i % 50 == 3:
+            lines.append(b"   \n" if i % 100 == 3 else b"\n")
+    lines[120] = b'{"text": "caf\xe9"}\n'
+    lines[250] = b"{not json\n"
+    lines[333] = b'{"body": "no text"}\n'
+    return b"".join(lines) + b'{"text": "last line, no newline", "id": "end"}'
+
+
+@pytest.mark.parametrize("shard_size,block", [("1MB", 4 << 20), ("2KB", 4 << 20), ("3KB", 1000), ("64MB", 300)])
+def test_jsonl_block_parser_reads_what_the_line_parser_reads(tmp_path: Path, monkeypatch, shard_size, block):
+    from dataprep.io import readers
+
+    (tmp_path / "mixed.jsonl").write_bytes(_jsonl_corpus())
+    spec = InputSpec(path=str(tmp_path / "*.jsonl"), format="jsonl", shard_size=shard_size, batch_size=64,
+                     id_field="id", keep_fields=["url"])
+    monkeypatch.setattr(readers, "LINE_BLOCK", block)
+    monkeypatch.setattr(readers, "READ_CHUNK", min(block, 64 << 10))
+    monkeypatch.setattr(readers, "MIN_RUN", 2000)
+    fast_blocks = []
+    real_block = readers._jsonl_block
+
+    def counting_block(*args):
+        table = real_block(*args)
+        fast_blocks.append(table is not None)
+        return table
+
+    monkeypatch.setattr(readers, "_jsonl_block", counting_block)
+    docs, bad, _ = read_all(spec)
+    monkeypatch.setattr(readers, "_jsonl_block", lambda *args: None)
+    slow_docs, slow_bad, _ = read_all(spec)
+    assert docs.to_pylist() == slow_docs.to_pylist()
+    assert bad.drop_columns(["raw"]).to_pylist() == slow_bad.drop_columns(["raw"]).to_pylist()
+    assert docs.num_rows == 398 and sorted(bad.column("reason").to_pylist()) == ["invalid_json", "invalid_utf8",
+                                                                                 "missing_text_field"]
+    assert docs.column("id").to_pylist()[-1] == "end" and "5" in docs.column("id").to_pylist()
+    assert any(fast_blocks) and not all(fast_blocks)  # both paths were taken (refused runs are halved)

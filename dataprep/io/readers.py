@@ -21,12 +21,16 @@ from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 
 from dataprep.io.inputs import InputSpec, Piece, Shard, _is_compressed
 from dataprep.schema import DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, TEXT, document_id
 
 QUARANTINE_RAW_LIMIT = 64 * 1024
+LINE_BLOCK = 4 << 20  # bytes of lines read (and, for JSONL, parsed) at a time
+READ_CHUNK = 64 << 10
+MIN_RUN = 16 << 10  # a refused run of lines is halved down to this size
 
 
 @dataclass
@@ -68,6 +72,14 @@ class _Batcher:
 
     def full(self) -> bool:
         return len(self.rows["id"]) + len(self.bad) >= self.batch_size
+
+    def emit_with(self, table: pa.Table) -> Iterator[ReadBatch]:
+        """What is pending, then ``table`` (documents in this batcher's schema), in batches."""
+        if self.rows["id"] or self.bad:
+            yield self.emit()
+        empty = QUARANTINE_SCHEMA.empty_table()
+        for start in range(0, table.num_rows, self.batch_size):
+            yield ReadBatch(table.slice(start, self.batch_size), empty)
 
     def emit(self) -> ReadBatch:
         batch = ReadBatch(pa.table(self.rows, schema=self.schema), pa.Table.from_pylist(self.bad, schema=QUARANTINE_SCHEMA))
@@ -208,23 +220,82 @@ def _read_text(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
 # -- line-based formats ------------------------------------------------------------------
 
 
-def _iter_lines(piece: Piece, spec: InputSpec) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) for the lines that start inside the piece's byte range."""
+def _line_blocks(piece: Piece, spec: InputSpec) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes): runs of whole lines (of about ``LINE_BLOCK`` bytes) that start inside
+    the piece's byte range; every run but the file's last ends with a newline.  If the stream
+    breaks (``EOFError``), the whole lines before the break come out first."""
     with _open(piece, spec) as f:
         pos = 0
         if piece.start > 0 and not _is_compressed(piece.path):
             f.seek(piece.start - 1)
             pos = piece.start - 1 + len(f.readline())  # finish the line that straddles start
         end = piece.end if piece.end is not None and not _is_compressed(piece.path) else None
+        pending: list[bytes] = []
+        size, newline = 0, False
+        read = getattr(f, "read1", f.read)  # read1: what was decompressed before a break comes out
         while end is None or pos < end:
-            line = f.readline()
-            if not line:
-                break
+            try:
+                chunk = read(READ_CHUNK)
+            except EOFError:
+                data = b"".join(pending)
+                if data.rfind(b"\n") >= 0:
+                    yield pos, _starting_before(data[: data.rfind(b"\n") + 1], pos, end)
+                raise
+            if chunk:
+                pending.append(chunk)
+                size += len(chunk)
+                newline = newline or b"\n" in chunk
+                if size < LINE_BLOCK or not newline:
+                    continue
+            data = b"".join(pending)
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)  # the file's last line may lack a newline
+            block = data[:cut]
+            pending, size, newline = [data[cut:]], len(data) - cut, False
+            if block:
+                yield pos, _starting_before(block, pos, end)
+                if end is not None and pos + len(block) > end:
+                    return
+                pos += len(block)
+            if not chunk:
+                return
+
+
+def _starting_before(block: bytes, pos: int, end: int | None) -> bytes:
+    """The lines of ``block`` (which starts at offset ``pos``) that start before ``end``."""
+    if end is None or pos + len(block) <= end:
+        return block
+    cut = block.find(b"\n", end - pos - 1)
+    return block[: cut + 1] if cut >= 0 else block
+
+
+def _block_lines(pos: int, block: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset, line with its newline) of every line of a block from :func:`_line_blocks`."""
+    parts = block.split(b"\n")
+    for i, part in enumerate(parts):
+        line = part + b"\n" if i < len(parts) - 1 else part
+        if line:
             yield pos, line
-            pos += len(line)
+        pos += len(line)
 
 
-def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse) -> Iterator[ReadBatch]:
+def _parsed_runs(parse_block, block: bytes, pos: int, relpath: str, spec: InputSpec,
+                 schema: pa.Schema) -> Iterator[tuple[int, bytes, pa.Table | None]]:
+    """(offset, run of lines, its table or None): a block that ``parse_block`` refuses is halved
+    at a line break, down to ``MIN_RUN`` bytes, so one bad line sends only a small run of lines
+    to the per-line parser."""
+    table = parse_block(block, pos, relpath, spec, schema)
+    middle = block.find(b"\n", len(block) // 2) + 1
+    if table is not None or len(block) <= MIN_RUN or not 0 < middle < len(block):
+        yield pos, block, table
+        return
+    yield from _parsed_runs(parse_block, block[:middle], pos, relpath, spec, schema)
+    yield from _parsed_runs(parse_block, block[middle:], pos + middle, relpath, spec, schema)
+
+
+def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse, parse_block=None) -> Iterator[ReadBatch]:
+    """Documents of line-based inputs.  ``parse(batcher, source, line, spec)`` handles one line;
+    ``parse_block(block, offset, relpath, spec, schema)``, where given, may turn a whole run of
+    lines into a table at once, or return None to have its lines parsed one by one."""
     batcher = _Batcher(schema, spec.batch_size, spec.max_document_size)
     for piece in shard.pieces:
         pos = piece.start
@@ -232,12 +303,18 @@ def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse) -> Iterator[
             batcher.quarantine(piece.relpath, "empty_file", "file has 0 bytes", raw=b"")
             continue
         try:
-            for pos, line in _iter_lines(piece, spec):
-                if not line.strip():
-                    continue  # blank lines are separators, not documents
-                parse(batcher, f"{piece.relpath}:{pos}", line, spec)
-                if batcher.full():
-                    yield batcher.emit()
+            for pos, block in _line_blocks(piece, spec):
+                runs = _parsed_runs(parse_block, block, pos, piece.relpath, spec, schema) if parse_block else [(pos, block, None)]
+                for pos, run, table in runs:
+                    if table is not None:
+                        yield from batcher.emit_with(table)
+                        continue
+                    for pos, line in _block_lines(pos, run):
+                        if not line.strip():
+                            continue  # blank lines are separators, not documents
+                        parse(batcher, f"{piece.relpath}:{pos}", line, spec)
+                        if batcher.full():
+                            yield batcher.emit()
         except EOFError as exc:
             batcher.quarantine(f"{piece.relpath}@truncated", "truncated_input",
                                f"{type(exc).__name__}: {exc} (after offset {pos})", raw_size=piece.size)
@@ -285,8 +362,49 @@ def _jsonl_line(batcher: _Batcher, source: str, line: bytes, spec: InputSpec) ->
     batcher.add(source, text, doc_id, **{k: _as_column_value(record.get(k)) for k in spec.keep_fields})
 
 
+def _jsonl_block(block: bytes, pos: int, relpath: str, spec: InputSpec, schema: pa.Schema) -> pa.Table | None:
+    """Every line of a run of JSONL lines as a document, parsed at once by Arrow's JSON reader;
+    None when any line needs :func:`_jsonl_line`'s look (not an object, invalid JSON or UTF-8,
+    a missing or non-string field, a document over the size limit)."""
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    buf = np.frombuffer(block, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], newlines + 1])
+    ends = np.concatenate([newlines, [len(buf)]])
+    starts, ends = starts[starts < len(buf)], ends[starts < len(buf)]
+    maybe_blank = np.flatnonzero((starts == ends) | _BLANK[buf[np.minimum(starts, len(buf) - 1)]])
+    blank = [i for i in maybe_blank.tolist() if not block[starts[i]:ends[i]].strip()]
+    starts = np.delete(starts, blank)  # blank lines are separators, not documents
+    fields = {spec.text_field: pa.large_string(), **{name: pa.string() for name in [spec.id_field, *spec.keep_fields] if name}}
+    try:
+        parsed = pj.read_json(pa.BufferReader(block), read_options=pj.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                              parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields),
+                                                            unexpected_field_behavior="ignore"))
+        parsed.validate(full=True)  # the JSON reader does not check UTF-8
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    text = parsed.column(spec.text_field)
+    if parsed.num_rows != len(starts) or text.null_count:
+        return None
+    if spec.max_document_size is not None and len(text) and pc.max(pc.binary_length(text)).as_py() > spec.max_document_size:
+        return None
+    sources = pc.binary_join_element_wise(f"{relpath}:", pa.array(pos + starts).cast(pa.string()), "")
+    ids = parsed.column(spec.id_field) if spec.id_field else pa.nulls(len(starts), pa.string())
+    if ids.null_count:
+        ids = pa.array([i if i is not None else document_id(s) for i, s in zip(ids.to_pylist(), sources.to_pylist())],
+                       pa.string())
+    columns = {"id": ids, "text": text, "source": sources, **{name: parsed.column(name) for name in spec.keep_fields}}
+    return pa.table({name: columns[name] for name in schema.names}, schema=schema)
+
+
+_BLANK = np.zeros(256, dtype=bool)  # what bytes.strip() strips
+_BLANK[list(b" \t\n\r\x0b\x0c")] = True
+
+
 def _read_jsonl(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
-    yield from _lines(shard, spec, _jsonl_schema(spec), _jsonl_line)
+    yield from _lines(shard, spec, _jsonl_schema(spec), _jsonl_line, _jsonl_block)
 
 
 # -- WARC ---------------------------------------------------------------------------------
