@@ -48,6 +48,17 @@ def _map(path: str, source: int, workdir: str, parts: int, assign: Callable[[pa.
     return written
 
 
+def _reduce_whole(workdir: str, inputs: list[str], columns: list[str] | None, reduce: Callable[[pa.Table, int], Any],
+                  storage_options: dict) -> Any:
+    """The one partition of a one-partition exchange: every input, read directly."""
+    fs, _, _ = fsspec.get_fs_token_paths(workdir, storage_options=storage_options)
+    tables = []
+    for path in inputs:
+        with fs.open(path, "rb") as f:
+            tables.append(pq.read_table(f, columns=columns))
+    return reduce(pa.concat_tables(tables, promote_options="permissive"), 0)
+
+
 def _reduce(workdir: str, j: int, sources: list[int], schema: pa.Schema, reduce: Callable[[pa.Table, int], Any],
             storage_options: dict) -> Any:
     fs, _, _ = fsspec.get_fs_token_paths(workdir, storage_options=storage_options)
@@ -62,8 +73,11 @@ def _reduce(workdir: str, j: int, sources: list[int], schema: pa.Schema, reduce:
 def exchange(client: Any, inputs: list[str], parts: int, workdir: str, assign: Callable[[pa.Table], np.ndarray],
              reduce: Callable[[pa.Table, int], Any], columns: list[str] | None = None,
              storage_options: dict | None = None) -> list[Any]:
-    """Regroup the rows of ``inputs`` into ``parts`` partitions; return ``reduce`` of each."""
+    """Regroup the rows of ``inputs`` into ``parts`` partitions; return ``reduce`` of each.
+    (One partition needs no map wave: its task reads the inputs themselves.)"""
     storage_options = storage_options or {}
+    if parts == 1:
+        return [client.submit(_reduce_whole, workdir, inputs, columns, reduce, storage_options, pure=False).result()]
     fs, _, _ = fsspec.get_fs_token_paths(workdir, storage_options=storage_options)
     if fs.exists(f"{workdir}/map"):
         fs.rm(f"{workdir}/map", recursive=True)

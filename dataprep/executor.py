@@ -25,7 +25,7 @@ def dask_client(spec: ExecutorSpec) -> Iterator["distributed.Client"]:  # noqa: 
             cluster = distributed.LocalCluster(
                 n_workers=spec.workers,
                 threads_per_worker=spec.threads_per_worker,
-                processes=True,
+                processes=spec.processes if isinstance(spec.processes, bool) else spec.workers > 1,
                 memory_limit=spec.memory_limit,
                 # a free port always: two clusters on one machine must not fight over :8787
                 dashboard_address=":0",

@@ -86,3 +86,14 @@ def test_a_killed_worker_costs_nothing(tmp_path: Path, cluster):
     stdout, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
     assert output_bytes(tmp_path / "out") == output_bytes(tmp_path / "ref")
+
+
+@pytest.mark.parametrize("workers,processes,in_process", [(1, "auto", True), (1, True, False), (2, "auto", False)])
+def test_local_cluster_runs_one_worker_in_process_unless_asked(workers, processes, in_process):
+    from dataprep.executor import dask_client
+    from dataprep.recipe import ExecutorSpec
+
+    with dask_client(ExecutorSpec(workers=workers, processes=processes)) as client:
+        pids = set(client.run(os.getpid).values())
+        assert len(client.scheduler_info()["workers"]) == workers
+    assert (pids == {os.getpid()}) == in_process

@@ -77,10 +77,16 @@ def _shingle_sets(path: str, ids: list[str], ngram: int, mode: str, storage_opti
 def _bucket_members(table: pa.Table, partition: int) -> pa.Table:
     """Within one partition of the band-key exchange (whole buckets): the documents of buckets
     with more than one member, each with its bucket's smallest id (``min``)."""
-    buckets = table.group_by(["band", "key"]).aggregate([(ID, "min"), (ID, "count")])
-    buckets = buckets.filter(pc.greater(buckets.column(f"{ID}_count"), 1)).select(["band", "key", f"{ID}_min"])
-    members = table.join(buckets, keys=["band", "key"], join_type="inner")
-    return pa.table({ID: members.column(ID), "shard": members.column("shard"), "min": members.column(f"{ID}_min")})
+    order = pc.sort_indices(table, sort_keys=[("band", "ascending"), ("key", "ascending"), (ID, "ascending")])
+    table = table.take(order)
+    band, key = table.column("band").to_numpy(), table.column("key").to_numpy()
+    starts = np.ones(len(band), dtype=bool)  # first row of each bucket: its smallest id
+    starts[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    bucket = np.cumsum(starts) - 1
+    members = np.flatnonzero(np.bincount(bucket)[bucket] > 1)
+    first = np.flatnonzero(starts)[bucket[members]]
+    ids = table.column(ID)
+    return pa.table({ID: ids.take(members), "shard": table.column("shard").take(members), "min": ids.take(first)})
 
 
 def _jaccard(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,7 +1,15 @@
-"""Runs in the peers' environment: datatrove's four-step MinHash pipeline (signatures, buckets,
-clusters, filter; one task, one worker) and datasketch's MinHashLSH as a streaming filter
-(documents in id order; a document is dropped when the index already holds a candidate), on a
-JSONL file of {id, text}.  Writes kept ids and seconds per method."""
+"""Runs in the peers' environment, one method per process, so that the benchmark times each
+peer the way it times ``dataprep run``: the whole process, from interpreter start to the kept
+ids on disk.
+
+    minhash_peers.py OUT datatrove|datasketch DOCS.jsonl
+
+- datatrove: its four-step MinHash pipeline (signatures, buckets, clusters, filter; one
+  worker; one task per step, 14 bucket tasks), reading the JSONL and writing the kept documents.
+- datasketch: ``MinHashLSH`` as a streaming filter over the documents in file order (a
+  document is dropped when the index already holds a candidate).
+
+Writes {"kept": [ids]} to OUT."""
 
 import json
 import re
@@ -12,7 +20,7 @@ import time
 from pathlib import Path
 
 
-def datatrove_kept(path: Path, work: Path) -> tuple[list[str], float]:
+def datatrove_kept(path: Path, work: Path) -> list[str]:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
     from datatrove.pipeline.dedup.minhash import MinhashConfig
@@ -24,7 +32,6 @@ def datatrove_kept(path: Path, work: Path) -> tuple[list[str], float]:
     config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64))
     words = TreebankWords()
     reader = lambda: JsonlReader(str(path.parent), glob_pattern=path.name, text_key="text", id_key="id")  # noqa: E731
-    t0 = time.perf_counter()
     for pipeline in (
         [reader(), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config, language=words)],
         [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)],
@@ -34,39 +41,38 @@ def datatrove_kept(path: Path, work: Path) -> tuple[list[str], float]:
         tasks = config.num_buckets if isinstance(pipeline[0], MinhashDedupBuckets) else 1
         LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1, logging_dir=str(work / "logs" / str(time.time_ns())),
                               skip_completed=False).run()
-    seconds = time.perf_counter() - t0
-    kept = [json.loads(line)["id"] for f in sorted((work / "out").glob("*.jsonl")) for line in f.open()]
-    return kept, seconds
+    return [json.loads(line)["id"] for f in sorted((work / "out").glob("*.jsonl")) for line in f.open()]
 
 
-def datasketch_kept(path: Path) -> tuple[list[str], float]:
+def datasketch_kept(path: Path) -> list[str]:
     from datasketch import MinHash, MinHashLSH
 
-    docs = [json.loads(line) for line in path.open()]
-    t0 = time.perf_counter()
     lsh = MinHashLSH(num_perm=112, params=(14, 8))
     kept = []
-    for doc in docs:
-        words = re.sub(r"[\W_]+", " ", doc["text"].lower()).split()
-        shingles = {" ".join(words[i:i + 5]) for i in range(len(words) - 4)} or {" ".join(words)}
-        m = MinHash(num_perm=112, seed=1)
-        m.update_batch([s.encode("utf-8") for s in shingles])
-        if not lsh.query(m):
-            lsh.insert(doc["id"], m)
-            kept.append(doc["id"])
-    return kept, time.perf_counter() - t0
+    with path.open() as f:
+        for line in f:
+            doc = json.loads(line)
+            words = re.sub(r"[\W_]+", " ", doc["text"].lower()).split()
+            shingles = {" ".join(words[i:i + 5]) for i in range(len(words) - 4)} or {" ".join(words)}
+            m = MinHash(num_perm=112, seed=1)
+            m.update_batch([s.encode("utf-8") for s in shingles])
+            if not lsh.query(m):
+                lsh.insert(doc["id"], m)
+                kept.append(doc["id"])
+    return kept
 
 
-def main(out: str, path: str) -> None:
+def main(out: str, method: str, path: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    work = Path(tempfile.mkdtemp(prefix="dt-minhash-"))
-    try:
-        dt_kept, dt_s = datatrove_kept(Path(path), work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    ds_kept, ds_s = datasketch_kept(Path(path))
-    Path(out).write_text(json.dumps({"datatrove": {"kept": dt_kept, "seconds": dt_s},
-                                     "datasketch": {"kept": ds_kept, "seconds": ds_s}}))
+    if method == "datatrove":
+        work = Path(tempfile.mkdtemp(prefix="dt-minhash-"))
+        try:
+            kept = datatrove_kept(Path(path), work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    else:
+        kept = datasketch_kept(Path(path))
+    Path(out).write_text(json.dumps({"kept": kept}))
 
 
 if __name__ == "__main__":

@@ -2,18 +2,23 @@
 
 A shard file is written under a temporary name beside its final one and renamed when
 complete, so a reader (or a resumed run) never sees half a file.  Settings are fixed
-(zstd, statistics, no wall-clock metadata) so the same rows give the same bytes.
+(zstd, statistics, no wall-clock metadata) so the same rows give the same bytes.  The ``text``
+column gets neither min/max statistics nor a dictionary: both cost time on every write and
+help no reader of long, unique strings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from dataclasses import dataclass
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dataprep.schema import TEXT
 
 TMP_MARK = ".tmp-"
 COMPRESSION = "zstd"
@@ -63,8 +68,9 @@ class ParquetShardWriter:
         self.fs.makedirs(self.fs._parent(self.final), exist_ok=True)
         self._file = self.fs.open(self.tmp, "wb")
         self.schema = schema.remove_metadata()
+        columns = [c for c in _leaf_paths(self.schema) if c != TEXT]  # text: no min/max, no dictionary
         self._writer = pq.ParquetWriter(self._file, self.schema, compression=COMPRESSION,
-                                        write_statistics=True, store_schema=True)
+                                        write_statistics=columns, use_dictionary=columns, store_schema=True)
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0 and (self._writer is not None or not self.always):
@@ -100,6 +106,13 @@ class ParquetShardWriter:
                 self.fs.rm(self.tmp)
         except Exception:  # noqa: BLE001 - best effort cleanup of our own temp file
             pass
+
+
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    """The Parquet column paths of ``schema`` (``a.list.element`` for a list column ``a``)."""
+    buffer = io.BytesIO()
+    pq.write_table(schema.empty_table(), buffer)
+    return [column.path for column in pq.ParquetFile(buffer).schema]
 
 
 def write_bytes_atomic(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
