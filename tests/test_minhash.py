@@ -143,3 +143,30 @@ def test_empty_one_word_and_very_long_documents(tmp_path: Path, client):
     assert kept.count("") == 2 and "   " in kept  # no text: never a duplicate
     assert sorted(removed) == sorted(["word", long_text + " tail"]) or sorted(removed) == sorted(["word", long_text])
     assert "other" in kept
+
+
+def test_a_leading_dedup_reads_the_input_twice_instead_of_copying_it(tmp_path: Path, client, monkeypatch):
+    """minhash_dedup first on JSONL: no stages/input copy is written; the output, the removal
+    reasons and the ledger (bad lines counted once) are those of the copying plan."""
+    import dataprep.pipeline as pipeline
+
+    folder, _ = planted(tmp_path, bases=10)
+    with open(folder / "docs.jsonl", "ab") as f:
+        f.write(b"{not json\n")
+    runs = {}
+    for name, formats in (("reread", pipeline.REREAD_FORMATS), ("copy", ())):
+        monkeypatch.setattr(pipeline, "REREAD_FORMATS", formats)
+        out = tmp_path / name
+        stats = Pipeline(input={"path": str(folder), "format": "jsonl", "shard_size": "32KB"}, output=str(out),
+                         stages=[MinHashDedup(bands=14, rows=8)]).run(client=client).stats
+        files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
+        rows = {sub: read_table(str(out / sub)).to_pylist() for sub in ("data", "removed", "quarantine")}
+        runs[name] = (stats, rows, files)
+    (reread_stats, reread_rows, reread_files), (copy_stats, copy_rows, copy_files) = runs["reread"], runs["copy"]
+    assert not any(p.startswith("stages/input/") for p in reread_files)
+    assert any(p.startswith("stages/input/") for p in copy_files)
+    assert reread_rows == copy_rows and len(reread_rows["removed"]) > 0
+    without_seconds = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
+    assert without_seconds(reread_stats["input"]) == without_seconds(copy_stats["input"])
+    assert [without_seconds(s) for s in reread_stats["stages"]] == [without_seconds(s) for s in copy_stats["stages"]]
+    assert reread_stats["input"]["quarantined"] == {"invalid_json": 1}

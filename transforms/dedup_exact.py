@@ -64,6 +64,9 @@ class DedupExact(GlobalTransform):
         halves = np.frombuffer(digests, dtype="<u8").reshape(-1, 2) if digests else np.zeros((0, 2), np.uint64)
         return pa.table({"h1": pa.array(halves[:, 0]), "h2": pa.array(halves[:, 1]), ID: batch.column(ID)})
 
+    def reads_documents(self) -> bool:
+        return False
+
     def combine(self, summaries: Summaries) -> Any:
         from distributed import worker_client
 

@@ -118,6 +118,9 @@ class MinHashDedup(GlobalTransform):
             "key": pa.array(keys[rows].reshape(-1)),
         })
 
+    def reads_documents(self) -> bool:
+        return self.params.verify
+
     def combine(self, summaries: Summaries) -> Any:
         from distributed import worker_client
 

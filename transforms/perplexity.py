@@ -158,6 +158,9 @@ class PerplexityBuckets(GlobalTransform):
             else pa.nulls(batch.num_rows, pa.string())
         return pa.table({"lang": langs, "perplexity": batch.column("perplexity").cast(pa.float64())})
 
+    def reads_documents(self) -> bool:
+        return False
+
     def combine(self, summaries: Summaries) -> dict[str, list[float]]:
         table = pa.concat_tables(summaries.tables())
         langs = pc.fill_null(table.column("lang"), "").to_pylist()
