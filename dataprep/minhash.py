@@ -170,15 +170,14 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n_docs, bands) uint64 keys: documents share a key in band i iff their signatures agree
     on rows i*rows .. i*rows+rows-1 (up to 64-bit hash collisions, ~2^-64 per pair)."""
     n = sig.shape[0]
-    keys = np.empty((n, bands), dtype=np.uint64)
+    by_band = sig[:, : bands * rows].T.reshape(bands, rows, n)  # (band, row, document)
+    keys = np.repeat((np.arange(1, bands + 1, dtype=np.uint64) * MIX)[:, None], n, axis=1)
     with np.errstate(over="ignore"):
-        for i in range(bands):
-            h = np.full(n, np.uint64(i + 1) * MIX, dtype=np.uint64)
-            for value in sig[:, i * rows:(i + 1) * rows].T:
-                h = (h ^ value.astype(np.uint64)) * MIX
-                h ^= h >> np.uint64(31)
-            keys[:, i] = h
-    return keys
+        for r in range(rows):
+            keys ^= by_band[:, r, :].astype(np.uint64)
+            keys *= MIX
+            keys ^= keys >> np.uint64(31)
+    return keys.T
 
 
 def _integrate(f, a: float, b: float, n: int = 2001) -> float:

@@ -232,10 +232,13 @@ def _line_blocks(piece: Piece, spec: InputSpec) -> Iterator[tuple[int, bytes]]:
         end = piece.end if piece.end is not None and not _is_compressed(piece.path) else None
         pending: list[bytes] = []
         size, newline = 0, False
-        read = getattr(f, "read1", f.read)  # read1: what was decompressed before a break comes out
+        if _is_compressed(piece.path):  # small read1s: what was decompressed before a break comes out
+            read, size_of_read = getattr(f, "read1", f.read), READ_CHUNK
+        else:
+            read, size_of_read = f.read, LINE_BLOCK
         while end is None or pos < end:
             try:
-                chunk = read(READ_CHUNK)
+                chunk = read(size_of_read)
             except EOFError:
                 data = b"".join(pending)
                 if data.rfind(b"\n") >= 0:
