@@ -22,13 +22,12 @@ if str(REPO) not in sys.path:
 
 @pytest.fixture(scope="session")
 def client():
-    """A real two-worker LocalCluster (processes), shared by the tests that need one."""
-    import logging
+    """A real two-worker LocalCluster (processes), started as runs start theirs, shared by the
+    tests that need one."""
+    from dataprep.executor import dask_client
+    from dataprep.recipe import ExecutorSpec
 
-    import distributed
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as c:
+    with dask_client(ExecutorSpec(workers=2, processes=True)) as c:
         yield c
 
 
