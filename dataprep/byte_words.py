@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -73,10 +72,24 @@ def is_word_char(codepoints: np.ndarray) -> np.ndarray:
     return _ask(_WORD, codepoints, lambda cps: pc.match_substring_regex(_utf8_of(cps), WORD_CHAR))
 
 
-@lru_cache(maxsize=1)
-def _composition_seconds() -> frozenset[int]:
-    """Code points that NFC may compose with the character before them."""
-    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul vowel and trailing jamo
+# Code points NFC may compose with the character before them: the second parts of canonical
+# decompositions, and Hangul vowel and trailing jamo.  A constant (the scan takes 0.2 s per
+# process); tests/test_byte_words.py checks it against this Python's Unicode database.
+COMPOSITION_SECONDS = frozenset([
+    0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x309, 0x30A, 0x30B, 0x30C, 0x30F,
+    0x311, 0x313, 0x314, 0x31B, 0x323, 0x324, 0x325, 0x326, 0x327, 0x328, 0x32D, 0x32E, 0x330,
+    0x331, 0x338, 0x342, 0x345, 0x5B4, 0x5B7, 0x5B8, 0x5B9, 0x5BC, 0x5BF, 0x5C1, 0x5C2, 0x653,
+    0x654, 0x655, 0x93C, 0x9BC, 0x9BE, 0x9D7, 0xA3C, 0xB3C, 0xB3E, 0xB56, 0xB57, 0xBBE, 0xBD7,
+    0xC56, 0xCC2, 0xCD5, 0xCD6, 0xD3E, 0xD57, 0xDCA, 0xDCF, 0xDDF, 0xF72, 0xF74, 0xF80, 0xFB5,
+    0xFB7, 0x102E, 0x1B35, 0x3099, 0x309A, 0x110BA, 0x11127, 0x1133E, 0x11357, 0x114B0, 0x114BA,
+    0x114BD, 0x115AF, 0x11930, 0x1D165, 0x1D16E, 0x1D16F, 0x1D170, 0x1D171, 0x1D172,
+    *range(0x1161, 0x1176), *range(0x11A8, 0x11C3),
+])
+
+
+def composition_seconds_from_unicodedata() -> frozenset[int]:
+    """:data:`COMPOSITION_SECONDS` as this Python's Unicode database gives it (slow)."""
+    seconds = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
     for cp in range(0x2FA1E):  # no canonical decomposition lies above
         decomposition = unicodedata.decomposition(chr(cp))
         if decomposition and not decomposition.startswith("<"):
@@ -87,7 +100,7 @@ def _composition_seconds() -> frozenset[int]:
 def _nfc_inert(cp: int) -> bool:
     ch = chr(cp)
     return (unicodedata.category(ch) != "Cn" and unicodedata.combining(ch) == 0
-            and unicodedata.is_normalized("NFD", ch) and cp not in _composition_seconds())
+            and unicodedata.is_normalized("NFD", ch) and cp not in COMPOSITION_SECONDS)
 
 
 def is_nfc_inert(codepoints: np.ndarray) -> np.ndarray:

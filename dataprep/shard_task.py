@@ -131,7 +131,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                 if out.removed is not None and out.removed.num_rows:
                     for row in pc.value_counts(out.removed.column("reason")).to_pylist():
                         c.removed[row["values"]] = c.removed.get(row["values"], 0) + row["counts"]
-                    stage_col = pa.array([stage.stage_name()] * out.removed.num_rows, pa.string())
+                    stage_col = pa.repeat(pa.scalar(stage.stage_name(), pa.string()), out.removed.num_rows)
                     removed[i].write(set_columns(out.removed, {"stage": stage_col}))
                 for k, v in out.counters.items():
                     c.counters[k] = c.counters.get(k, 0) + int(v)
@@ -148,7 +148,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                 kept.write(docs)
             if summary is not None:
                 part = prepared(group.next_barrier).summarize(docs)
-                summary.write(set_columns(part, {"shard": pa.array([shard.name] * part.num_rows, pa.string())}))
+                summary.write(set_columns(part, {"shard": pa.repeat(pa.scalar(shard.name, pa.string()), part.num_rows)}))
             t_read = time.perf_counter()
         files = [w.close() for w in writers if w is not None]
         files += [f for sink in sinks.values() for f in sink.close()]

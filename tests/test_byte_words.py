@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dataprep.byte_words import byte_words
+from dataprep.byte_words import COMPOSITION_SECONDS, byte_words, composition_seconds_from_unicodedata
 from dataprep.minhash import shingle_hash, shingle_hashes, simplify
 
 TRICKY = [
@@ -28,6 +28,7 @@ TRICKY = [
     "zero\u200bwidth\u200djoiner\ufeffbom",
     "\U0001d400\U0001d401 math letters and \U000e0100 variation selector",
     "ends with a combining mark\u0301",
+    "Bengali \u0995\u09c7\u09be composes with a second part of combining class 0",
 ]
 
 
@@ -81,3 +82,7 @@ def test_shingle_hash_of_one_shingle_matches_the_batch():
     hv, doc = shingle_hashes(pa.array(["", "two words", "", "three words here"], pa.large_string()), 3)
     assert doc.tolist() == [1, 3] and hv.tolist() == [shingle_hash("two words"), shingle_hash("three words here")]
     assert len(np.unique(hv)) == 2
+
+
+def test_composition_seconds_match_the_unicode_database():
+    assert COMPOSITION_SECONDS == composition_seconds_from_unicodedata()
