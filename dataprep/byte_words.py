@@ -112,8 +112,8 @@ def _codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions, code points, byte lengths) of the multi-byte characters of UTF-8 ``data``."""
     lead = np.flatnonzero(data >= 0xC0)
     b0 = data[lead].astype(np.int64)
-    padded = np.concatenate([data, np.zeros(3, np.uint8)]).astype(np.int64)
-    b1, b2, b3 = (padded[lead + k] & 0x3F for k in (1, 2, 3))
+    padded = np.concatenate([data, np.zeros(3, np.uint8)])  # continuation bytes past the end read as 0
+    b1, b2, b3 = (padded[lead + k].astype(np.int64) & 0x3F for k in (1, 2, 3))
     length = np.where(b0 < 0xE0, 2, np.where(b0 < 0xF0, 3, 4))
     cp = np.where(length == 2, ((b0 & 0x1F) << 6) | b1,
                   np.where(length == 3, ((b0 & 0x0F) << 12) | (b1 << 6) | b2,
