@@ -16,11 +16,12 @@
    representative) and ``dup_cluster``; kept members of a cluster carry ``dup_cluster`` too.
 
 Memory: a shard task holds one batch of signatures (``batch_size x num_perm x 4`` bytes), about
-13 bytes per byte of the batch's text while its shingles are hashed (measured), and its removal list; the shuffle holds ``documents x bands x ~40 bytes / partitions`` per
-partition; the combine task holds the edges and nodes of candidate documents only
-(about 50 bytes per candidate document), never the whole corpus.  Raise ``partitions`` as the
-corpus grows.  Results do not depend on workers or sharding: keys, edges and components are
-functions of the documents alone.
+13 bytes per byte of the batch's text while its shingles are hashed (measured), and its removal
+list; the shuffle holds ``documents x bands x ~40 bytes / partitions`` per partition; the
+combine task holds the edges and nodes of candidate documents only (about 50 bytes per
+candidate document), never the whole corpus. Raise ``partitions`` as the corpus grows. Results
+do not depend on workers or sharding: keys, edges and components are functions of the documents
+alone.
 """
 
 from __future__ import annotations
