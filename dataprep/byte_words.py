@@ -131,7 +131,7 @@ def _prepared(text: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
         return pc.ascii_lower(text), None
     others = np.flatnonzero(~ascii_mask)
     other_text = text.take(pa.array(others))
-    data, offsets = _buffers(other_text)
+    data, offsets = utf8_buffers(other_text)
     lead, cp, _ = _codepoints(data)
     changing = np.bincount(np.searchsorted(offsets, lead[~is_nfc_inert(cp)], side="right") - 1,
                            minlength=len(others))[: len(others)] > 0
@@ -143,7 +143,7 @@ def _prepared(text: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
     return prepared, np.concatenate([rows for rows, _ in groups])
 
 
-def _buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes, int64 offsets of each string) of a large_string array, without copying."""
     n = len(text)
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=n + 1, offset=text.offset * 8)
@@ -171,7 +171,7 @@ def byte_words(text: pa.Array | pa.ChunkedArray, mode: str = "word") -> ByteWord
     """The words of every document (``mode="char"``: every word character alone, for scripts
     written without spaces)."""
     prepared, order = _prepared(text)
-    data, offsets = _buffers(prepared)
+    data, offsets = utf8_buffers(prepared)
     is_word, char_len = _word_bytes(data)
     if mode == "char":
         starts = np.flatnonzero(is_word & (char_len > 0))

@@ -103,3 +103,15 @@ def key_partition(column: str, parts: int) -> Callable[[pa.Table], np.ndarray]:
 
 def _by_key(table: pa.Table, column: str, parts: int) -> np.ndarray:
     return (table.column(column).to_numpy().astype(np.uint64) % np.uint64(parts)).astype(np.int64)
+
+
+def string_partition(table: pa.Table, column: str, parts: int) -> np.ndarray:
+    """``assign`` for a string column: a hash of its UTF-8 bytes, mod ``parts`` (the same in
+    every process, unlike Python's ``hash``)."""
+    from dataprep.byte_words import utf8_buffers
+    from dataprep.minhash import word_hashes
+
+    if table.num_rows == 0:
+        return np.zeros(0, np.int64)
+    data, offsets = utf8_buffers(table.column(column).combine_chunks().cast(pa.large_string()))
+    return (word_hashes(data, offsets[:-1], offsets[1:]) % np.uint64(parts)).astype(np.int64)

@@ -198,25 +198,3 @@ def optimal_bands_rows(threshold: float, num_perm: int, fp_weight: float = 0.5, 
             if error < best:
                 best, choice = error, (b, r)
     return choice
-
-
-def connected_components(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Component label (the smallest member index) of every node 0..n-1, from edges a-b.
-
-    Vectorised label propagation with pointer jumping: each round takes the minimum label
-    across every edge, then lets each node jump to its label's label until nothing moves."""
-    labels = np.arange(n, dtype=np.int64)
-    if len(a) == 0:
-        return labels
-    while True:
-        m = np.minimum(labels[a], labels[b])
-        before = labels.copy()
-        np.minimum.at(labels, a, m)
-        np.minimum.at(labels, b, m)
-        while True:
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
-                break
-            labels = jumped
-        if np.array_equal(labels, before):
-            return labels

@@ -24,14 +24,15 @@ def reset(path: str, storage_options: dict | None = None) -> None:
     fs.makedirs(root, exist_ok=True)
 
 
-def write(table: pa.Table, path: str, storage_options: dict | None = None) -> None:
-    """Write ``table`` (with a ``shard`` column) partitioned by shard under ``path``."""
+def write(table: pa.Table, path: str, storage_options: dict | None = None, part: int = 0) -> None:
+    """Write ``table`` (with a ``shard`` column) partitioned by shard under ``path``, as file
+    ``part.<part>.parquet`` of each shard's folder (writers of disjoint ids use distinct parts)."""
     fs, _, (root,) = fsspec.get_fs_token_paths(path, storage_options=storage_options or {})
     for shard in sorted(set(table.column("shard").to_pylist())):
-        part = table.filter(pc.equal(table.column("shard"), shard)).drop_columns(["shard"])
+        rows = table.filter(pc.equal(table.column("shard"), shard)).drop_columns(["shard"])
         fs.makedirs(f"{root}/shard={shard}", exist_ok=True)
-        with fs.open(f"{root}/shard={shard}/part.0.parquet", "wb") as f:
-            pq.write_table(part, f)
+        with fs.open(f"{root}/shard={shard}/part.{part}.parquet", "wb") as f:
+            pq.write_table(rows, f)
 
 
 def load(path: str, shard: str, columns: list[str], storage_options: dict | None = None) -> dict[str, tuple]:

@@ -15,7 +15,7 @@ from datasketch.lsh import _optimal_param
 
 from dataprep import Pipeline
 from dataprep.inspection import read_table
-from dataprep.minhash import connected_components, optimal_bands_rows, shingle_hash, shingle_hashes, signatures, simplify
+from dataprep.minhash import optimal_bands_rows, shingle_hash, shingle_hashes, signatures, simplify
 from dataprep.transforms.minhash_dedup import MinHashDedup
 from tests.conftest import output_bytes
 
@@ -46,9 +46,54 @@ def test_bands_and_rows_chosen_as_datasketch_does(threshold, num_perm):
     assert optimal_bands_rows(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
-def test_connected_components():
-    labels = connected_components(np.array([1, 2, 5, 6]), np.array([0, 1, 6, 7]), 9)
-    assert labels.tolist() == [0, 0, 0, 3, 4, 5, 5, 5, 8]
+@pytest.mark.parametrize("parts", [1, 3])
+def test_components_on_dask_label_every_node_with_the_smallest_of_its_component(tmp_path: Path, client, parts):
+    from dataprep.components import components
+    from dataprep.io.state_files import read_table as read_state, write_table
+
+    rng = random.Random(parts)
+    nodes = [f"n{i:03d}" for i in range(300)]
+    pairs = [(nodes[i], nodes[i + 1]) for i in range(0, 40)]  # a chain of 41 (41 rounds' worth)
+    pairs += [(nodes[100], nodes[k]) for k in range(101, 130)]  # a star
+    pairs += [(rng.choice(nodes[150:]), rng.choice(nodes[150:])) for _ in range(120)]  # random sparse graph
+    pairs = [(a, b) for a, b in pairs if a != b]
+    files = []
+    for k in range(3):  # edges spread over files, both ways, each node's shard named after it
+        chunk = pairs[k::3]
+        u = [a for a, _ in chunk] + [b for _, b in chunk]
+        v = [b for _, b in chunk] + [a for a, _ in chunk]
+        files.append(str(tmp_path / f"e{k}.parquet"))
+        write_table(pa.table({"u": u, "v": v, "u_shard": [f"s-{x}" for x in u]}), files[-1])
+    labels = components(client, files, parts, str(tmp_path / "cc"))
+    got = {}
+    for path in labels:
+        table = read_state(path)
+        got.update({n: (lab, sh) for n, lab, sh in zip(*(table.column(c).to_pylist() for c in ("node", "label", "shard")))})
+    parent = {n: n for n in nodes}  # reference: union-find
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    in_graph = {x for pair in pairs for x in pair}
+    assert set(got) == in_graph
+    assert all(got[n] == (find(n), f"s-{n}") for n in in_graph)
+    assert got[nodes[40]][0] == nodes[0] and got[nodes[129]][0] == nodes[100]
+
+
+def test_jaccard_of_candidate_pairs_is_exact():
+    from dataprep.candidate_jaccard import jaccard
+
+    rng = random.Random(5)
+    sets = [sorted(rng.sample(range(1000), rng.randint(1, 60))) for _ in range(200)]
+    a, b = sets[:100], sets[100:]
+    a[3] = b[3] = [7]  # identical
+    got = jaccard(pa.array(a, pa.list_(pa.uint32())), pa.array(b, pa.list_(pa.uint32())))
+    want = [len(set(x) & set(y)) / len(set(x) | set(y)) for x, y in zip(a, b)]
+    assert np.allclose(got, want) and got[3] == 1.0
 
 
 def planted(tmp_path: Path, bases: int = 60, seed: int = 0) -> tuple[Path, list[tuple[str, str, float]]]:
@@ -96,12 +141,12 @@ def clusters(out: Path) -> dict[str, str]:
                                            table.column("id").to_pylist())}
 
 
-@pytest.mark.parametrize("verify", [False, True])
-def test_recall_and_precision_on_planted_near_duplicates(tmp_path: Path, client, verify):
+@pytest.mark.parametrize("verify,partitions", [(False, None), (True, None), (True, 3)])
+def test_recall_and_precision_on_planted_near_duplicates(tmp_path: Path, client, verify, partitions):
     folder, truth = planted(tmp_path)
     out = tmp_path / "out"
     stats = Pipeline(input={"path": str(folder), "format": "jsonl", "shard_size": "64KB"}, output=str(out),
-                     stages=[MinHashDedup(threshold=0.8, verify=verify)]).run(client=client).stats
+                     stages=[MinHashDedup(threshold=0.8, verify=verify, partitions=partitions)]).run(client=client).stats
     cluster_of = clusters(out)
     high = [(a, b) for a, b, j in truth if j >= 0.85]
     low = [(a, b) for a, b, j in truth if j < 0.65]

@@ -3,41 +3,44 @@
 1. *summarize* (fused into the shard tasks before the barrier): shingle, sign and band every
    document of the batch at once (:mod:`dataprep.minhash`); the summary is one row per
    document and band: ``(id, band, key)``.
-2. *combine* (one task that drives Dask): the band keys are exchanged between Dask tasks
-   (:mod:`dataprep.exchange`) into ``partitions`` partitions by key, so each bucket lands whole
-   in one task; every bucket with more than one document gives edges from each member to the
-   bucket's smallest id.
-   With ``verify``, each edge is kept only if the exact Jaccard similarity of the two
-   documents' shingle sets reaches ``threshold`` (the documents are re-read, one task per
-   shard, only for documents that have an edge).  Connected components of the edges are found
-   with vectorised label propagation; the smallest id of each component is kept, the others
-   are written as per-shard removal lists.
+2. *combine* (one task that drives Dask; it holds no edges itself): the band keys are
+   exchanged between Dask tasks (:mod:`dataprep.exchange`) into ``partitions`` partitions by
+   key, so each bucket lands whole in one task, which writes an edge (both ways) from each
+   member of a bucket with more than one document to the bucket's smallest id.  With
+   ``verify``, an edge is kept only if the exact Jaccard similarity of the two documents'
+   shingle sets reaches ``threshold`` (:mod:`dataprep.candidate_jaccard`: each shard re-read
+   once, for its candidates only).  Connected components are found by min-label propagation
+   over the partitioned edges (:mod:`dataprep.components`); each partition of labels is
+   written as per-shard removal lists: the smallest id of each component is kept.
 3. *apply*: each shard loads its own list; removed documents carry ``duplicate_of`` (the
    representative) and ``dup_cluster``; kept members of a cluster carry ``dup_cluster`` too.
 
 Memory: a shard task holds one batch of signatures (``batch_size x num_perm x 4`` bytes), about
 13 bytes per byte of the batch's text while its shingles are hashed (measured), and its removal
-list; the shuffle holds ``documents x bands x ~40 bytes / partitions`` per partition; the
-combine task holds the edges and nodes of candidate documents only (about 50 bytes per
-candidate document), never the whole corpus. Raise ``partitions`` as the corpus grows. Results
-do not depend on workers or sharding: keys, edges and components are functions of the documents
-alone.
+list; every other task holds one partition: of band keys (``documents x bands x ~40 bytes /
+partitions``), of edges and labels (~100 bytes per candidate document / ``partitions``), or,
+with ``verify``, one shard's candidates' shingle sets. Raise ``partitions`` as the corpus
+grows. Results do not depend on workers or sharding: keys, edges and components are functions
+of the documents alone.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-import fsspec
+from functools import partial
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from dataprep import removals
+from dataprep.candidate_jaccard import verified_edges
+from dataprep.components import components
 from dataprep.exchange import key_partition
-from dataprep.minhash import band_keys, connected_components, optimal_bands_rows, shingle_hashes, signatures
+from dataprep.io.state_files import read_table, write_table
+from dataprep.minhash import band_keys, optimal_bands_rows, shingle_hashes, signatures
 from dataprep.schema import ID, TEXT
 from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
 
@@ -65,36 +68,51 @@ class MinHashParams(Params):
         return optimal_bands_rows(self.threshold, self.num_perm)
 
 
-def _shingle_sets(path: str, ids: list[str], ngram: int, mode: str, storage_options: dict) -> dict[str, np.ndarray]:
-    """Sorted unique shingle hashes of the listed documents of one shard file (a Dask task)."""
-    with fsspec.open(path, "rb", **storage_options) as f:
-        table = pq.read_table(f, columns=[ID, TEXT])
-    table = table.filter(pc.is_in(table.column(ID), value_set=pa.array(ids, pa.string())))
-    hv, doc = shingle_hashes(table.column(TEXT), ngram, mode)
-    bounds = np.searchsorted(doc, np.arange(table.num_rows + 1))
-    return {i: np.unique(hv[bounds[k]:bounds[k + 1]]) for k, i in enumerate(table.column(ID).to_pylist())}
+def _shingle_sets(text: pa.Array, ngram: int, mode: str) -> pa.Array:
+    """list<uint32>: the sorted distinct shingle hashes of every document."""
+    hv, doc = shingle_hashes(text, ngram, mode)
+    keys = np.unique((doc.astype(np.uint64) << np.uint64(32)) | hv.astype(np.uint64))
+    offsets = np.searchsorted((keys >> np.uint64(32)).astype(np.int64), np.arange(len(text) + 1))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)),
+                                    pa.array((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)))
 
 
-def _bucket_members(table: pa.Table, partition: int) -> pa.Table:
-    """Within one partition of the band-key exchange (whole buckets): the documents of buckets
-    with more than one member, each with its bucket's smallest id (``min``)."""
+def _bucket_edges(table: pa.Table, partition: int, workdir: str, storage_options: dict) -> int:
+    """Within one partition of the band-key exchange (whole buckets): an edge, both ways, from
+    every document of a bucket with more than one member to the bucket's smallest id; written
+    to ``workdir/buckets/p<partition>.parquet`` (columns u, v, u_shard).  Returns the edges."""
     order = pc.sort_indices(table, sort_keys=[("band", "ascending"), ("key", "ascending"), (ID, "ascending")])
     table = table.take(order)
     band, key = table.column("band").to_numpy(), table.column("key").to_numpy()
     starts = np.ones(len(band), dtype=bool)  # first row of each bucket: its smallest id
     starts[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     bucket = np.cumsum(starts) - 1
-    members = np.flatnonzero(np.bincount(bucket)[bucket] > 1)
+    members = np.flatnonzero(np.bincount(bucket)[bucket] > 1) if len(bucket) else np.zeros(0, np.int64)
     first = np.flatnonzero(starts)[bucket[members]]
-    ids = table.column(ID)
-    return pa.table({ID: ids.take(members), "shard": table.column("shard").take(members), "min": ids.take(first)})
+    members, first = members[members != first], first[members != first]
+    ids, shards = table.column(ID), table.column("shard")
+    edges = pa.concat_tables([
+        pa.table({"u": ids.take(members), "v": ids.take(first), "u_shard": shards.take(members)}),
+        pa.table({"u": ids.take(first), "v": ids.take(members), "u_shard": shards.take(first)}),
+    ])
+    edges = edges.group_by(["u", "v"]).aggregate([("u_shard", "min")])
+    edges = pa.table({"u": edges.column("u"), "v": edges.column("v"), "u_shard": edges.column("u_shard_min")})
+    write_table(edges.sort_by([("u", "ascending"), ("v", "ascending")]), f"{workdir}/buckets/p{partition:05d}.parquet",
+                storage_options)
+    return edges.num_rows
 
 
-def _jaccard(x: np.ndarray, y: np.ndarray) -> float:
-    if len(x) == 0 and len(y) == 0:
-        return 1.0
-    inter = len(np.intersect1d(x, y, assume_unique=True))
-    return inter / (len(x) + len(y) - inter)
+def _write_removals(labels_path: str, part: int, out: str, storage_options: dict) -> None:
+    """One partition of the components as removal lists: every member of a cluster gets
+    ``dup_cluster`` (its smallest id); all but that one get ``duplicate_of`` too."""
+    labels = read_table(labels_path, storage_options, ["node", "label", "shard"]).sort_by("node")
+    node, label = labels.column("node"), labels.column("label")
+    removals.write(pa.table({
+        ID: node,
+        "duplicate_of": pc.if_else(pc.equal(node, label), pa.scalar(None, pa.string()), label),
+        "dup_cluster": label,
+        "shard": labels.column("shard"),
+    }), out, storage_options, part=part)
 
 
 class MinHashDedup(GlobalTransform):
@@ -125,53 +143,24 @@ class MinHashDedup(GlobalTransform):
     def combine(self, summaries: Summaries) -> Any:
         from distributed import worker_client
 
-        out = f"{summaries.workdir}/clusters"
-        removals.reset(out, summaries.storage_options)
+        so = summaries.storage_options
+        out, graph = f"{summaries.workdir}/clusters", f"{summaries.workdir}/graph"
+        removals.reset(out, so)
+        removals.reset(graph, so)
         parts = self.params.partitions or max(1, len(summaries.paths) // 4)
         with worker_client() as client:
-            found = summaries.exchange(client, parts, key_partition("key", parts), _bucket_members,
+            edges = summaries.exchange(client, parts, key_partition("key", parts),
+                                       partial(_bucket_edges, workdir=graph, storage_options=so),
                                        columns=[ID, "band", "key", "shard"])
-            members = pa.concat_tables(found)
-            edges = members.filter(pc.not_equal(members.column(ID), members.column("min")))
-            edges = edges.group_by([ID, "min"]).aggregate([])  # unique pairs
-            nodes = members.group_by([ID, "shard"]).aggregate([])
-            if self.params.verify and edges.num_rows:
-                edges = self._verify(edges, nodes, summaries, client)
-        if edges.num_rows == 0:
-            return out
-        names = np.unique(np.asarray(nodes.column(ID).to_pylist(), dtype=str))  # sorted: index order is id order
-        shard_of = dict(zip(nodes.column(ID).to_pylist(), nodes.column("shard").to_pylist()))
-        a = np.searchsorted(names, np.asarray(edges.column(ID).to_pylist(), dtype=str))
-        b = np.searchsorted(names, np.asarray(edges.column("min").to_pylist(), dtype=str))
-        labels = connected_components(a, b, len(names))
-        in_cluster = np.zeros(len(names), dtype=bool)
-        in_cluster[a] = in_cluster[b] = True
-        members_idx = np.nonzero(in_cluster)[0]
-        reps = names[labels[members_idx]]
-        ids = names[members_idx]
-        table = pa.table({
-            ID: pa.array(ids.tolist(), pa.string()),
-            "duplicate_of": pa.array([None if r == i else r for i, r in zip(ids.tolist(), reps.tolist())], pa.string()),
-            "dup_cluster": pa.array(reps.tolist(), pa.string()),
-            "shard": pa.array([shard_of[i] for i in ids.tolist()], pa.string()),
-        })
-        removals.write(table, out, summaries.storage_options)
+            edge_files = [f"{graph}/buckets/p{j:05d}.parquet" for j in range(parts)]
+            if self.params.verify and sum(edges):
+                edge_files, edges = verified_edges(client, edge_files, summaries, self.params.threshold,
+                                                   partial(_shingle_sets, ngram=self.params.ngram, mode=self.params.mode),
+                                                   parts, f"{graph}/verify")
+            if sum(edges):
+                labels = components(client, edge_files, parts, f"{graph}/components", so)
+                client.gather(client.map(_write_removals, labels, range(parts), out=out, storage_options=so, pure=False))
         return out
-
-    def _verify(self, edges: pa.Table, nodes: pa.Table, summaries: Summaries, client) -> pa.Table:
-        """Keep the edges whose documents' exact shingle-set Jaccard reaches the threshold."""
-        by_shard: dict[str, list[str]] = {}
-        for doc_id, shard in zip(nodes.column(ID).to_pylist(), nodes.column("shard").to_pylist()):
-            by_shard.setdefault(shard, []).append(doc_id)
-        index = {s: i for i, s in enumerate(summaries.shards)}
-        futures = [client.submit(_shingle_sets, summaries.inputs[index[s]], ids, self.params.ngram, self.params.mode,
-                                 summaries.storage_options, pure=False) for s, ids in sorted(by_shard.items())]
-        sets: dict[str, np.ndarray] = {}
-        for part in client.gather(futures):
-            sets.update(part)
-        keep = [_jaccard(sets[x], sets[y]) >= self.params.threshold
-                for x, y in zip(edges.column(ID).to_pylist(), edges.column("min").to_pylist())]
-        return edges.filter(pa.array(keep, pa.bool_()))
 
     def shard_state(self, state: Any, shard: str) -> dict[str, tuple]:
         return removals.load(state, shard, ["duplicate_of", "dup_cluster"])
