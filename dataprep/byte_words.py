@@ -112,8 +112,9 @@ def _codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions, code points, byte lengths) of the multi-byte characters of UTF-8 ``data``."""
     lead = np.flatnonzero(data >= 0xC0)
     b0 = data[lead].astype(np.int64)
-    padded = np.concatenate([data, np.zeros(3, np.uint8)])  # continuation bytes past the end read as 0
-    b1, b2, b3 = (padded[lead + k].astype(np.int64) & 0x3F for k in (1, 2, 3))
+    last = len(data) - 1  # continuation bytes past the end (truncated text) read as 0
+    b1, b2, b3 = (np.where(lead + k <= last, data[np.minimum(lead + k, last)], 0).astype(np.int64) & 0x3F
+                  for k in (1, 2, 3))
     length = np.where(b0 < 0xE0, 2, np.where(b0 < 0xF0, 3, 4))
     cp = np.where(length == 2, ((b0 & 0x1F) << 6) | b1,
                   np.where(length == 3, ((b0 & 0x0F) << 12) | (b1 << 6) | b2,
@@ -121,26 +122,22 @@ def _codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lead, cp, length
 
 
-def _prepared(text: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
-    """Lower-cased NFC text, in groups (ASCII, NFC-inert, the rest) when there is more than one;
-    with the original index of each prepared document (None: same order)."""
+def _prepared(text: pa.Array) -> pa.Array:
+    """Lower-cased NFC text; NFC computed only for the documents it could change."""
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     text = pc.fill_null(text.cast(pa.large_string()), "")
-    ascii_mask = np.asarray(pc.string_is_ascii(text), dtype=bool)
-    if ascii_mask.all():
-        return pc.ascii_lower(text), None
-    others = np.flatnonzero(~ascii_mask)
-    other_text = text.take(pa.array(others))
-    data, offsets = utf8_buffers(other_text)
+    if pc.all(pc.string_is_ascii(text)).as_py() in (True, None):
+        return pc.ascii_lower(text)
+    data, offsets = utf8_buffers(text)
     lead, cp, _ = _codepoints(data)
-    changing = np.bincount(np.searchsorted(offsets, lead[~is_nfc_inert(cp)], side="right") - 1,
-                           minlength=len(others))[: len(others)] > 0
-    groups = [(np.flatnonzero(ascii_mask), pc.ascii_lower)]
-    groups.append((others[~changing], pc.utf8_lower))
-    groups.append((others[changing], lambda t: pc.utf8_lower(pc.utf8_normalize(t, "NFC"))))
-    groups = [(rows, prepare) for rows, prepare in groups if len(rows)]
-    prepared = pa.concat_arrays([prepare(text.take(pa.array(rows))) for rows, prepare in groups])
-    return prepared, np.concatenate([rows for rows, _ in groups])
+    lowered = pc.utf8_lower(text)
+    odd = lead[~is_nfc_inert(cp)]
+    if len(odd) == 0:
+        return lowered
+    changing = np.zeros(len(text), dtype=bool)
+    changing[np.searchsorted(offsets, odd, side="right") - 1] = True
+    mask = pa.array(changing)
+    return pc.replace_with_mask(lowered, mask, pc.utf8_lower(pc.utf8_normalize(text.filter(mask), "NFC")))
 
 
 def utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +167,7 @@ def _word_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def byte_words(text: pa.Array | pa.ChunkedArray, mode: str = "word") -> ByteWords:
     """The words of every document (``mode="char"``: every word character alone, for scripts
     written without spaces)."""
-    prepared, order = _prepared(text)
-    data, offsets = utf8_buffers(prepared)
+    data, offsets = utf8_buffers(_prepared(text))
     is_word, char_len = _word_bytes(data)
     if mode == "char":
         starts = np.flatnonzero(is_word & (char_len > 0))
@@ -186,8 +182,4 @@ def byte_words(text: pa.Array | pa.ChunkedArray, mode: str = "word") -> ByteWord
         finishes[inner[inner > 0] - 1] = is_word[inner[inner > 0] - 1]
         starts, ends = np.flatnonzero(begins), np.flatnonzero(finishes) + 1
     docs = np.searchsorted(offsets, starts, side="right") - 1
-    if order is not None:
-        docs = order[docs]
-        by_doc = np.argsort(docs, kind="stable")  # keeps each document's words in text order
-        starts, ends, docs = starts[by_doc], ends[by_doc], docs[by_doc]
     return ByteWords(data, starts, ends, docs)
