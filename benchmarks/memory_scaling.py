@@ -5,7 +5,7 @@ The corpus is Debian's ``python3.11-doc`` HTML (530 pages, 50 MB), replicated si
 duplicates, which dedup then removes -- the worst case for the near-duplicate stage, whose
 clusters grow with the number of copies).  The full recipe (extract, langid, quality,
 minhash_dedup, shuffle, tokenize with a trained BPE) runs on a fresh 2-worker LocalCluster per
-size; each worker's peak RSS is its kernel high-water mark (``VmHWM``), read at the end.
+size, started as `dataprep run` starts it; each worker's peak RSS is its kernel high-water mark (``VmHWM``), read at the end.
 
     .venv/bin/python benchmarks/memory_scaling.py [--copies 1,4,16] [--shard-size 16MB]
 
@@ -15,7 +15,6 @@ Targets: peak RSS at 16x at most 1.3x that at 1x; wall time no faster than linea
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import sys
@@ -34,16 +33,15 @@ def _peak_rss_mb() -> float:
 
 
 def run_once(folder: Path, out: Path, shard_size: str, memory_limit: str) -> tuple[float, list[float], dict]:
-    import distributed
-
+    from dataprep.executor import dask_client
     from dataprep.pipeline import Pipeline
+    from dataprep.recipe import ExecutorSpec
 
     stages = [{"extract": {}}, {"langid": {"keep": ["en"], "min_score": 0.5}}, {"quality": {"preset": "fineweb"}},
               {"minhash_dedup": {"ngram": 5, "bands": 14, "rows": 8}}, {"shuffle": {"seed": 1}},
               {"tokenize": {"train": {"vocab_size": 8000, "sample_docs": 2000}}}]
     shutil.rmtree(out, ignore_errors=True)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=memory_limit, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+    with dask_client(ExecutorSpec(workers=2, threads_per_worker=1, memory_limit=memory_limit, processes=True)) as client:
         pipeline = Pipeline(input={"path": str(folder / "**" / "*.html"), "format": "html", "shard_size": shard_size},
                             output=str(out), stages=stages, seed=1)
         t0 = time.perf_counter()
