@@ -83,22 +83,20 @@ def _columns(data: ds.Dataset | None, wanted: list[str], max_rows: int) -> dict[
 
 
 def _samples(data: ds.Dataset | None, n: int, by_reason: bool) -> list[dict[str, Any]]:
+    """The first ``n`` rows (``by_reason``: of each reason, at most ``8 n`` in all), in data
+    order; only the picked rows are read in full."""
     if data is None:
         return []
     cols = [c for c in ("id", "source", "text", "reason", "error") if c in data.schema.names]
-    picked: list[dict[str, Any]] = []
-    per_reason: dict[str, int] = {}
-    for batch in data.to_batches(columns=cols, batch_size=256):
-        for row in pa.Table.from_batches([batch]).to_pylist():
-            key = row.get("reason") if by_reason else ""
-            if per_reason.get(key, 0) < n:
-                per_reason[key] = per_reason.get(key, 0) + 1
-                picked.append(row)
-        if not by_reason and len(picked) >= n:
-            break
-        if len(picked) >= 8 * n:
-            break
-    return picked
+    if not by_reason or "reason" not in cols:
+        return data.head(n, columns=cols).to_pylist()
+    codes = pc.dictionary_encode(data.to_table(columns=["reason"]).column("reason")).combine_chunks()
+    codes = np.asarray(pc.fill_null(codes.indices, -1), dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    _, firsts, counts = np.unique(codes[order], return_index=True, return_counts=True)
+    pick = np.sort(np.concatenate([order[f:f + min(n, c)] for f, c in zip(firsts, counts)]))[: 8 * n] \
+        if len(codes) else np.zeros(0, np.int64)
+    return data.take(pa.array(pick, pa.int64()), columns=cols).to_pylist()
 
 
 def _doc(row: dict[str, Any], removed: bool) -> str:

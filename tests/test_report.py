@@ -82,3 +82,19 @@ def test_dataprep_report_rebuilds_it(run_out: Path) -> None:
     assert after.count('class="doc') < before.count('class="doc')
     missing = run_cli("report", str(run_out / "data"))
     assert missing.returncode == 2 and "no stats.json" in missing.stderr
+
+
+def test_samples_take_the_first_rows_of_each_reason_in_data_order(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataprep.report import _dataset, _samples
+
+    reasons = ["a", "b", "a", "c", "b", "a", "a", "b", "b", None, "c", "a"]
+    pq.write_table(pa.table({"id": [str(i) for i in range(12)], "text": ["t"] * 12, "reason": reasons}),
+                   tmp_path / "part-0.parquet")
+    picked = _samples(_dataset(tmp_path), 2, True)
+    assert [(r["id"], r["reason"]) for r in picked] == [("0", "a"), ("1", "b"), ("2", "a"), ("3", "c"), ("4", "b"),
+                                                        ("9", None), ("10", "c")]
+    assert [r["id"] for r in _samples(_dataset(tmp_path), 3, False)] == ["0", "1", "2"]
+    assert len(_samples(_dataset(tmp_path), 1, True)) == 4
