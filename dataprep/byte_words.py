@@ -141,12 +141,14 @@ def _prepared(text: pa.Array) -> pa.Array:
 
 
 def utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes, int64 offsets of each string) of a large_string array, without copying."""
+    """(UTF-8 bytes, int64 offsets of each string into them, from 0) of a large_string array;
+    the bytes are not copied.  A slice's bytes are only its own (a cast of a sliced array keeps
+    the whole buffer and offsets into it)."""
     n = len(text)
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=n + 1, offset=text.offset * 8)
     raw = text.buffers()[2]
     data = np.frombuffer(raw, dtype=np.uint8) if raw is not None else np.zeros(0, np.uint8)
-    return data[: offsets[-1]], offsets
+    return data[offsets[0]: offsets[-1]], offsets - offsets[0]
 
 
 def _word_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

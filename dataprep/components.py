@@ -9,8 +9,10 @@ of its target, where the smaller label is kept; there a node whose label is a no
 partition also takes that node's label (pointer jumping, which makes a one-partition graph
 converge in a number of rounds logarithmic in its longest path).  Otherwise a label moves one
 edge per round: as many rounds as the longest shortest path in a component, plus one;
-near-duplicate clusters are stars and short chains, so a few.  Memory per task: one partition
-of edges, labels and messages.
+near-duplicate clusters are stars and short chains, so a few.  Rounds start from the
+components of each partition's own edges (solved in memory with NumPy, :func:`local_minimum`),
+so a graph in one partition needs no round at all.  Memory per task: one partition of edges,
+labels and messages.
 
 Written here because no library does it on Dask over Arrow tables: networkx and scipy hold the
 whole graph in one process, and Dask has no graph algorithms.
@@ -22,6 +24,7 @@ from functools import partial
 from typing import Any
 
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,13 +46,49 @@ def _jump(nodes: pa.Array, labels: pa.Array) -> pa.Array:
         labels = jumped
 
 
+def component_roots(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For nodes ``0..n-1`` and undirected edges ``a[i] - b[i]`` (both directions listed): the
+    smallest node of each node's component.  Labels take their neighbours' smaller labels and
+    then jump to their label's label, until nothing moves."""
+    label = np.arange(n)
+    while True:
+        hooked = label.copy()
+        np.minimum.at(hooked, a, label[b])
+        while not np.array_equal(jumped := hooked[hooked], hooked):
+            hooked = jumped
+        if np.array_equal(hooked, label):
+            return label
+        label = hooked
+
+
+def local_minimum(nodes: pa.Array, seeds: pa.Array, u: pa.Array, v: pa.Array) -> pa.Array:
+    """The smallest of ``seeds`` (one per node of ``nodes``) over each component of the edges
+    ``u - v`` whose both ends are among ``nodes`` (``nodes`` distinct; every ``u`` among them)."""
+    if len(nodes) == 0:
+        return seeds
+    a = pc.index_in(u, value_set=nodes).to_numpy(zero_copy_only=False)
+    b = pc.index_in(v, value_set=nodes)
+    local = b.is_valid().to_numpy(zero_copy_only=False)
+    root = component_roots(len(nodes), a[local].astype(np.int64),
+                           b.filter(b.is_valid()).to_numpy(zero_copy_only=False).astype(np.int64))
+    order = pc.sort_indices(seeds).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    best = np.full(len(nodes), len(nodes), dtype=np.int64)
+    np.minimum.at(best, root, rank)
+    return seeds.take(pa.array(order[best[root]]))
+
+
 def _start(edges: pa.Table, j: int, workdir: str, storage_options: dict) -> int:
-    """Partition j's edges, and its nodes' first labels: the smallest of the node and its
-    neighbours (every node counts as changed)."""
+    """Partition j's edges, and its nodes' first labels: the smallest node among the node's
+    neighbours and those of every node it reaches by this partition's own edges (every node
+    counts as changed)."""
     edges = edges.select(EDGE_COLUMNS)
     write_table(edges.select(["u", "v"]), f"{workdir}/edges/p{j:05d}.parquet", storage_options)
     nodes = edges.group_by("u").aggregate([("v", "min"), ("u_shard", "min")])
-    label = _jump(nodes.column("u"), pc.min_element_wise(nodes.column("u"), nodes.column("v_min")))
+    seeds = pc.min_element_wise(nodes.column("u"), nodes.column("v_min"))
+    label = local_minimum(nodes.column("u").combine_chunks(), seeds.combine_chunks(),
+                          edges.column("u"), edges.column("v"))
     write_table(pa.table({"node": nodes.column("u"), "label": label, "shard": nodes.column("u_shard_min"),
                           "changed": pa.repeat(pa.scalar(True), nodes.num_rows)}),
                 f"{workdir}/labels/p{j:05d}.parquet", storage_options)
@@ -95,7 +134,7 @@ def components(client: Any, edge_files: list[str], parts: int, workdir: str,
              partial(_start, workdir=workdir, storage_options=storage_options), columns=EDGE_COLUMNS,
              storage_options=storage_options)
     round_ = 0
-    while True:
+    while parts > 1:  # one partition holds every edge: its components are already whole
         round_ += 1
         sent = client.gather(client.map(_send, range(parts), round_=round_, workdir=workdir,
                                         storage_options=storage_options, pure=False))
@@ -104,4 +143,5 @@ def components(client: Any, edge_files: list[str], parts: int, workdir: str,
                            storage_options=storage_options)
         fs.rm(f"{workdir}/messages/r{round_:04d}", recursive=True)
         if sum(changed) == 0:
-            return [f"{workdir}/labels/p{j:05d}.parquet" for j in range(parts)]
+            break
+    return [f"{workdir}/labels/p{j:05d}.parquet" for j in range(parts)]

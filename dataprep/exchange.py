@@ -41,7 +41,7 @@ def _map(path: str, source: int, workdir: str, parts: int, assign: Callable[[pa.
     written = []
     for chunk in np.split(order, bounds) if len(order) else []:
         j = int(partition[chunk[0]])
-        writer = ParquetShardWriter(fs, workdir, f"map/p{j:05d}/s{source:05d}.parquet")
+        writer = ParquetShardWriter(fs, workdir, f"map/p{j:05d}/s{source:05d}.parquet", state_file=True)
         writer.write(table.take(pa.array(chunk)))
         writer.close()
         written.append(j)

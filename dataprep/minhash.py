@@ -87,17 +87,17 @@ def shingle_hashes(text: pa.Array, ngram: int, mode: str = "word") -> tuple[np.n
     hashes = word_hashes(words.data, words.starts, words.ends)
     n_docs, n_words = len(text), len(words)
     counts = np.bincount(words.docs, minlength=n_docs)[:n_docs]
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     windows = max(n_words - ngram + 1, 0)  # every run of ngram words, kept where it stays in one document
     h = np.full(windows, MIX, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(ngram):
             _mix(h, hashes[k:k + windows])
         doc = words.docs[:windows]
-        inside = np.arange(windows) - first[doc] <= counts[doc] - ngram
+        inside = doc == words.docs[ngram - 1:ngram - 1 + windows]  # a document's words are contiguous
         h, doc = h[inside], doc[inside]
         short = np.flatnonzero((counts > 0) & (counts < ngram))  # one shingle of all their words
         if len(short):
+            first = np.concatenate([[0], np.cumsum(counts)[:-1]])
             hs = np.full(len(short), MIX, dtype=np.uint64)
             for k in range(int(counts[short].max())):
                 longer = counts[short] > k
@@ -157,12 +157,16 @@ def signatures(hv: np.ndarray, doc: np.ndarray, n_docs: int, num_perm: int, seed
     mixed = fmix32(hv)
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(doc)) + 1])
     rows = doc[bounds]
+    every_doc = len(rows) == n_docs  # then each permutation's minima go straight into its row
     permuted = np.empty_like(mixed)
     with np.errstate(over="ignore"):
         for k in range(num_perm):
             np.multiply(mixed, a[k], out=permuted)
-            permuted += b[k]
-            out[k, rows] = np.minimum.reduceat(permuted, bounds)
+            np.add(permuted, b[k], out=permuted)
+            if every_doc:
+                np.minimum.reduceat(permuted, bounds, out=out[k])
+            else:
+                out[k, rows] = np.minimum.reduceat(permuted, bounds)
     return out.T
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from dataprep.io.state_files import read_table, write_table
 from dataprep.schema import ID
 from dataprep.transform import StageOutput, set_columns, split_by_reason
 
@@ -28,34 +28,26 @@ def write(table: pa.Table, path: str, storage_options: dict | None = None, part:
     """Write ``table`` (with a ``shard`` column) partitioned by shard under ``path``, as file
     ``part.<part>.parquet`` of each shard's folder (writers of disjoint ids use distinct parts)."""
     fs, _, (root,) = fsspec.get_fs_token_paths(path, storage_options=storage_options or {})
-    for shard in sorted(set(table.column("shard").to_pylist())):
+    for shard in pc.unique(table.column("shard")).to_pylist():
         rows = table.filter(pc.equal(table.column("shard"), shard)).drop_columns(["shard"])
-        fs.makedirs(f"{root}/shard={shard}", exist_ok=True)
-        with fs.open(f"{root}/shard={shard}/part.{part}.parquet", "wb") as f:
-            pq.write_table(rows, f)
+        write_table(rows, f"{root}/shard={shard}/part.{part}.parquet", storage_options)
 
 
-def load(path: str, shard: str, columns: list[str], storage_options: dict | None = None) -> dict[str, tuple]:
-    """{id: (values of ``columns``)} for one shard's removals (empty when it has none)."""
+def load(path: str, shard: str, columns: list[str], storage_options: dict | None = None) -> pa.Table:
+    """One shard's removals: columns ``id`` and ``columns`` (no rows when it has none)."""
     fs, _, (root,) = fsspec.get_fs_token_paths(path, storage_options=storage_options or {})
     folder = f"{root}/shard={shard}"
-    if not fs.exists(folder):
-        return {}
-    out: dict[str, tuple] = {}
-    for file in sorted(fs.find(folder)):
-        if file.endswith(".parquet"):
-            with fs.open(file, "rb") as f:
-                t = pq.read_table(f, columns=[ID, *columns])
-            values = [t.column(c).to_pylist() for c in columns]
-            out.update(zip(t.column(ID).to_pylist(), zip(*values)))
-    return out
+    files = sorted(f for f in fs.find(folder) if f.endswith(".parquet")) if fs.exists(folder) else []
+    tables = [read_table(f, storage_options, [ID, *columns]) for f in files]
+    if not tables:
+        return pa.table({c: pa.array([], pa.string()) for c in [ID, *columns]})
+    return pa.concat_tables(tables).combine_chunks()
 
 
-def apply(batch: pa.Table, found: dict[str, tuple], columns: list[str], reason: str) -> StageOutput:
+def apply(batch: pa.Table, found: pa.Table, columns: list[str], reason: str) -> StageOutput:
     """Set ``columns`` from one shard's :func:`load` result (null for ids not in it) and remove,
     with ``reason``, every document whose first column (e.g. ``duplicate_of``) is set."""
-    values = [found.get(i) for i in batch.column(ID).to_pylist()]
-    scored = set_columns(batch, {c: pa.array([v[k] if v is not None else None for v in values], pa.string())
-                                 for k, c in enumerate(columns)})
+    at = pc.index_in(batch.column(ID), value_set=found.column(ID))
+    scored = set_columns(batch, {c: found.column(c).take(at) for c in columns})
     reasons = pc.if_else(pc.is_valid(scored.column(columns[0])), pa.scalar(reason), pa.scalar(None, pa.string()))
     return split_by_reason(scored, reasons)

@@ -102,7 +102,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                for i in range(len(stages))}
     quarantine = ParquetShardWriter(fs, task.root, f"{QUARANTINE}/{shard.name}.parquet", QUARANTINE_SCHEMA, always=False)
     summary_rel = group.summary_path(shard)
-    summary = ParquetShardWriter(fs, task.root, summary_rel) if summary_rel else None
+    summary = ParquetShardWriter(fs, task.root, summary_rel, state_file=True) if summary_rel else None
     writers = [kept, quarantine, summary, *removed.values()]
     sinks = {i: sink for i, stage in enumerate(stages) if (sink := stage.open_sink(fs, task.root, shard.name)) is not None}
     try:

@@ -84,6 +84,27 @@ def test_components_on_dask_label_every_node_with_the_smallest_of_its_component(
     assert got[nodes[40]][0] == nodes[0] and got[nodes[129]][0] == nodes[100]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_component_roots_give_the_smallest_node_of_each_component(seed):
+    from dataprep.components import component_roots
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    a = rng.integers(0, n, 400)
+    b = np.where(rng.random(400) < 0.3, np.minimum(a + 1, n - 1), rng.integers(0, n, 400))  # chains and random links
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+    for x, y in zip(a.tolist(), b.tolist()):
+        rx, ry = find(x), find(y)
+        parent[max(rx, ry)] = min(rx, ry)
+    got = component_roots(n, np.concatenate([a, b]), np.concatenate([b, a]))
+    assert got.tolist() == [find(x) for x in range(n)]
+
+
 def test_jaccard_of_candidate_pairs_is_exact():
     from dataprep.candidate_jaccard import jaccard
 

@@ -79,8 +79,8 @@ class DedupExact(GlobalTransform):
         removals.write(pa.concat_tables(found), out, summaries.storage_options)
         return out
 
-    def shard_state(self, state: Any, shard: str) -> dict[str, tuple]:
+    def shard_state(self, state: Any, shard: str) -> pa.Table:
         return removals.load(state, shard, ["duplicate_of"])
 
-    def apply(self, batch: pa.Table, state: dict[str, tuple]) -> StageOutput:
+    def apply(self, batch: pa.Table, state: pa.Table) -> StageOutput:
         return removals.apply(batch, state, ["duplicate_of"], "dedup_exact:duplicate")

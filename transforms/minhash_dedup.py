@@ -162,8 +162,8 @@ class MinHashDedup(GlobalTransform):
                 client.gather(client.map(_write_removals, labels, range(parts), out=out, storage_options=so, pure=False))
         return out
 
-    def shard_state(self, state: Any, shard: str) -> dict[str, tuple]:
+    def shard_state(self, state: Any, shard: str) -> pa.Table:
         return removals.load(state, shard, ["duplicate_of", "dup_cluster"])
 
-    def apply(self, batch: pa.Table, state: dict[str, tuple]) -> StageOutput:
+    def apply(self, batch: pa.Table, state: pa.Table) -> StageOutput:
         return removals.apply(batch, state, ["duplicate_of", "dup_cluster"], "minhash_dedup:near_duplicate")
