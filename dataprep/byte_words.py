@@ -175,13 +175,17 @@ def byte_words(text: pa.Array | pa.ChunkedArray, mode: str = "word") -> ByteWord
         starts = np.flatnonzero(is_word & (char_len > 0))
         ends = starts + char_len[starts]
     else:
-        begins = is_word.copy()
-        begins[1:] &= ~is_word[:-1]
-        finishes = is_word.copy()
-        finishes[:-1] &= ~is_word[1:]
-        inner = offsets[1:-1][offsets[1:-1] < len(data)]  # a document boundary ends and starts words
-        begins[inner] = is_word[inner]
-        finishes[inner[inner > 0] - 1] = is_word[inner[inner > 0] - 1]
-        starts, ends = np.flatnonzero(begins), np.flatnonzero(finishes) + 1
-    docs = np.searchsorted(offsets, starts, side="right") - 1
+        # class changes, with a non-word byte imagined before and after: starts and ends alternate
+        change = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1
+        if len(data) and is_word[0]:
+            change = np.concatenate([[0], change])
+        if len(data) and is_word[-1]:
+            change = np.concatenate([change, [len(data)]])
+        starts, ends = change[0::2], change[1::2]
+        inner = np.unique(offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(data))])  # empty documents repeat one
+        cross = inner[is_word[inner - 1] & is_word[inner]]  # a document boundary ends and starts words
+        if len(cross):
+            starts = np.insert(starts, np.searchsorted(starts, cross), cross)
+            ends = np.insert(ends, np.searchsorted(ends, cross), cross)
+    docs = np.repeat(np.arange(len(offsets) - 1), np.diff(np.searchsorted(starts, offsets)))
     return ByteWords(data, starts, ends, docs)

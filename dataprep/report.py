@@ -9,7 +9,8 @@ marks ``<html data-render="ok">`` once every chart has been laid out, or ``"erro
 messages if a script error happened, so a headless browser can check the page.
 
 Distributions read only the columns they need, from the first ``max_rows`` rows of each
-folder in file order (deterministic, bounded work on large runs).
+folder in file order (deterministic, bounded work on large runs); document lengths come from
+the counts in stats.json (every document; no text is read back).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from dataprep.svg_charts import bars, histogram
+from dataprep.svg_charts import bars, binned_histogram, histogram
 
 REPORT_FILE = "report.html"
 
@@ -82,21 +83,41 @@ def _columns(data: ds.Dataset | None, wanted: list[str], max_rows: int) -> dict[
     return {c: np.concatenate(v)[:max_rows] if v else np.array([]) for c, v in out.items()}
 
 
-def _samples(data: ds.Dataset | None, n: int, by_reason: bool) -> list[dict[str, Any]]:
+def _samples(data: ds.FileSystemDataset | None, n: int, by_reason: bool) -> list[dict[str, Any]]:
     """The first ``n`` rows (``by_reason``: of each reason, at most ``8 n`` in all), in data
-    order; only the picked rows are read in full."""
+    order; only the row groups holding the picked rows are read in full."""
     if data is None:
         return []
     cols = [c for c in ("id", "source", "text", "reason", "error") if c in data.schema.names]
     if not by_reason or "reason" not in cols:
-        return data.head(n, columns=cols).to_pylist()
+        return _rows(data, np.arange(n), cols)
     codes = pc.dictionary_encode(data.to_table(columns=["reason"]).column("reason")).combine_chunks()
     codes = np.asarray(pc.fill_null(codes.indices, -1), dtype=np.int64)
     order = np.argsort(codes, kind="stable")
     _, firsts, counts = np.unique(codes[order], return_index=True, return_counts=True)
     pick = np.sort(np.concatenate([order[f:f + min(n, c)] for f, c in zip(firsts, counts)]))[: 8 * n] \
         if len(codes) else np.zeros(0, np.int64)
-    return data.take(pa.array(pick, pa.int64()), columns=cols).to_pylist()
+    return _rows(data, pick, cols)
+
+
+def _rows(data: ds.FileSystemDataset, rows: np.ndarray, columns: list[str]) -> list[dict[str, Any]]:
+    """The rows at positions ``rows`` (sorted) of the dataset's files taken in order."""
+    import pyarrow.parquet as pq
+
+    out: list[dict[str, Any]] = []
+    base = 0
+    for path in data.files:
+        if base > (rows[-1] if len(rows) else -1):
+            break
+        pf = pq.ParquetFile(path)
+        for g in range(pf.num_row_groups):
+            size = pf.metadata.row_group(g).num_rows
+            inside = rows[(rows >= base) & (rows < base + size)] - base
+            if len(inside):
+                table = pf.read_row_group(g, columns=[c for c in columns if c in pf.schema_arrow.names])
+                out += table.take(pa.array(inside)).to_pylist()
+            base += size
+    return out
 
 
 def _doc(row: dict[str, Any], removed: bool) -> str:
@@ -169,12 +190,14 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
                 + "</div>")
 
     # distributions
-    wanted = ["text", "lang", "lang_score", "perplexity", "quality_score"]
+    wanted = ([] if "lengths" in stats else ["text"]) + ["lang", "lang_score", "perplexity", "quality_score"]
     kept_data, removed_data = _dataset(root / "data"), _dataset(root / "removed")
     kept_cols = _columns(kept_data, wanted + _quality_columns(kept_data), max_rows)
     removed_cols = _columns(removed_data, wanted + _quality_columns(removed_data), max_rows)
     charts = []
-    if "text" in kept_cols or "text" in removed_cols:
+    if "lengths" in stats:
+        charts.append(_length_chart(stats["lengths"]))
+    elif "text" in kept_cols or "text" in removed_cols:
         charts.append(histogram("document length (characters)", {k: v for k, v in
                                 (("kept", kept_cols.get("text")), ("removed", removed_cols.get("text"))) if v is not None},
                                 log_x=True, x_label="characters"))
@@ -226,6 +249,20 @@ def build_report(out: str | Path, *, samples: int = 3, max_rows: int = 100_000) 
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _length_chart(lengths: dict[str, Any]) -> str:
+    """The document-length histogram from stats.json's counts per length bin (empty documents,
+    bin -1, have no place on a log scale)."""
+    per_decade = lengths["bins_per_decade"]
+    series = {k: {int(b): n for b, n in lengths.get(k, {}).items() if int(b) >= 0} for k in ("kept", "removed")}
+    used = [b for counts in series.values() for b in counts]
+    if not used:
+        return binned_histogram("document length (characters)", np.array([1.0, 10.0]), {})
+    lo, hi = min(used), max(used)
+    edges = 10.0 ** (np.arange(lo, hi + 2) / per_decade)
+    counts = {k: np.array([c.get(b, 0) for b in range(lo, hi + 1)]) for k, c in series.items() if c}
+    return binned_histogram("document length (characters)", edges, counts, log_x=True, x_label="characters")
 
 
 def _quality_columns(data: ds.Dataset | None) -> list[str]:

@@ -25,6 +25,7 @@ from dataprep.io.readers import ReadBatch, read_shard
 from dataprep.io.writer import ParquetShardWriter, write_bytes_atomic
 from dataprep.plan import QUARANTINE, Group
 from dataprep.schema import QUARANTINE_SCHEMA, TEXT, check_documents
+from dataprep.stats import length_counts
 from dataprep.transform import GlobalTransform, Summaries, Transform, set_columns
 
 _MODELS: dict[str, Transform] = {}
@@ -69,6 +70,12 @@ class ShardTask:
     keep_output: bool = True
 
 
+def _count_lengths(into: dict[str, int], table: pa.Table) -> None:
+    if TEXT in table.schema.names:
+        for k, v in length_counts(table.column(TEXT)).items():
+            into[k] = into.get(k, 0) + v
+
+
 def text_bytes(table: pa.Table) -> int:
     if table.num_rows == 0 or TEXT not in table.schema.names:
         return 0
@@ -96,6 +103,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
         state = stages[0].shard_state(state, shard.name)
     counts = [StageCounts() for _ in stages]
     reader = {"inputs": 0, "docs": 0, "bytes": 0, "seconds": 0.0, "quarantined": {}}
+    lengths: dict[str, dict[str, int]] = {"kept": {}, "removed": {}}  # of what lands in data/ and removed/
     kept = ParquetShardWriter(fs, task.root, group.output_path(shard)) if task.keep_output else None
     counts_input = task.previous_output is None and not task.input_counted
     removed = {i: ParquetShardWriter(fs, task.root, group.removed_path(group.first + i, shard), always=False)
@@ -133,6 +141,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                         c.removed[row["values"]] = c.removed.get(row["values"], 0) + row["counts"]
                     stage_col = pa.repeat(pa.scalar(stage.stage_name(), pa.string()), out.removed.num_rows)
                     removed[i].write(set_columns(out.removed, {"stage": stage_col}))
+                    _count_lengths(lengths["removed"], out.removed)
                 for k, v in out.counters.items():
                     c.counters[k] = c.counters.get(k, 0) + int(v)
                 if i in sinks:
@@ -146,6 +155,8 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
                                        f"{c.docs_in} in, {c.docs_out} kept, {sum(c.removed.values())} removed")
             if kept is not None:
                 kept.write(docs)
+                if group.is_last:
+                    _count_lengths(lengths["kept"], docs)
             if summary is not None:
                 part = prepared(group.next_barrier).summarize(docs)
                 summary.write(set_columns(part, {"shard": pa.repeat(pa.scalar(shard.name, pa.string()), part.num_rows)}))
@@ -162,6 +173,7 @@ def run_shard(task: ShardTask, state: Any = None) -> dict[str, Any]:
         "group": group.index,
         "shard": shard.name,
         "reader": reader if counts_input else None,
+        "lengths": lengths,
         "stages": {str(group.first + i): c.__dict__ for i, c in enumerate(counts)},
         "outputs": [f.to_json() for f in written],
     }

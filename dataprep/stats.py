@@ -1,5 +1,9 @@
 """Run accounting: per-shard receipts summed into stats.json, and the ledger check.
 
+stats.json also holds ``lengths``: documents per length bin (:func:`length_counts`) of the
+output (``kept``) and of every removed document (``removed``), counted as they are written, so
+the report draws the length distribution without reading the text back.
+
 The ledger is the promise that nothing is lost: for the input, every record read is a
 document or a quarantine row; for every stage, documents in = kept + removed; each stage
 receives what the previous one kept; and the files on disk hold exactly those counts.
@@ -9,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from dataprep.transform import Transform
+
+LENGTH_BINS_PER_DECADE = 8  # document lengths are counted in bins 10^(b/8) <= characters < 10^((b+1)/8)
 
 
 class LedgerError(RuntimeError):
@@ -26,14 +36,28 @@ def _add(into: dict[str, Any], part: dict[str, Any]) -> None:
             into[k] = into.get(k, 0) + v
 
 
+def length_counts(text: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """Documents per length bin: key ``b`` counts documents of ``10^(b/8)`` to ``10^((b+1)/8)``
+    characters (:data:`LENGTH_BINS_PER_DECADE`); key ``-1`` counts empty documents."""
+    chars = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.float64)
+    if chars.size == 0:
+        return {}
+    with np.errstate(divide="ignore"):
+        bins = np.where(chars > 0, np.floor(np.log10(chars) * LENGTH_BINS_PER_DECADE), -1).astype(np.int64)
+    values, counts = np.unique(bins, return_counts=True)
+    return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist())}
+
+
 def aggregate(receipts: list[dict[str, Any]], stages: list[Transform]) -> dict[str, Any]:
     """Sum receipts into the stats.json structure (``input`` and one entry per stage)."""
     reader: dict[str, Any] = {"inputs": 0, "docs": 0, "bytes": 0, "seconds": 0.0, "quarantined": {}}
     per_stage: dict[int, dict[str, Any]] = {}
     files: dict[str, int] = {}
+    lengths: dict[str, Any] = {"kept": {}, "removed": {}}
     for r in receipts:
         if r.get("reader"):
             _add(reader, r["reader"])
+        _add(lengths, r.get("lengths") or {})
         for idx, counts in r["stages"].items():
             _add(per_stage.setdefault(int(idx), {}), counts)
         for f in r["outputs"]:
@@ -55,7 +79,11 @@ def aggregate(receipts: list[dict[str, Any]], stages: list[Transform]) -> dict[s
     reader["seconds"] = round(reader["seconds"], 3)
     reader["quarantined"] = dict(sorted(reader["quarantined"].items()))
     final = out_stages[-1]["docs_out"] if out_stages else reader["docs"]
-    return {"input": reader, "stages": out_stages, "output": {"docs": final}, "_files": files}
+    out = {"input": reader, "stages": out_stages, "output": {"docs": final}, "_files": files}
+    if all("lengths" in r for r in receipts):  # receipts of an older dataprep (a resumed run) have none
+        out["lengths"] = {"bins_per_decade": LENGTH_BINS_PER_DECADE,
+                          **{k: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for k, v in lengths.items()}}
+    return out
 
 
 def check_ledger(stats: dict[str, Any]) -> list[str]:

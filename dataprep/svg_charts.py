@@ -62,8 +62,17 @@ def histogram(title: str, series: dict[str, np.ndarray], *, bins: int = 30, log_
     if hi <= lo:
         hi = lo + 1
     edges = np.geomspace(lo, hi, bins + 1) if log_x else np.linspace(lo, hi, bins + 1)
-    counts = {k: np.histogram(v, edges)[0] for k, v in clean.items()}
-    top = max(int(c.max()) for c in counts.values()) or 1
+    return binned_histogram(title, edges, {k: np.histogram(v, edges)[0] for k, v in clean.items()}, log_x=log_x,
+                            x_label=x_label, width=width, height=height)
+
+
+def binned_histogram(title: str, edges: np.ndarray, counts: dict[str, np.ndarray], *, log_x: bool = False,
+                     x_label: str = "", width: int = 640, height: int = 220) -> str:
+    """:func:`histogram` of counts already binned: ``counts[k][i]`` falls in ``edges[i]..edges[i+1]``."""
+    if not counts or not any(int(np.sum(c)) for c in counts.values()):
+        return f'<p class="empty">{html.escape(title)}: no values</p>'
+    bins = len(edges) - 1
+    top = max(int(np.max(c)) for c in counts.values()) or 1
     left, pw, ph = 48, width - 84, height - 70
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img"><title>{html.escape(title)}</title>',
@@ -81,7 +90,7 @@ def histogram(title: str, series: dict[str, np.ndarray], *, bins: int = 30, log_
                              f'height="{h:.1f}" fill="{color}" fill-opacity="0.55"/>')
         parts.append(f'<rect x="{left + pw - 150}" y="{26 + 16 * j}" width="10" height="10" fill="{color}"/>'
                      f'<text x="{left + pw - 136}" y="{35 + 16 * j}" class="label">{html.escape(name)} '
-                     f'({len(clean[name]):,})</text>')
+                     f'({int(np.sum(c)):,})</text>')
     for frac in (0, 0.5, 1):
         x = left + pw * frac
         v = edges[0] * (edges[-1] / edges[0]) ** frac if log_x else edges[0] + (edges[-1] - edges[0]) * frac

@@ -98,3 +98,20 @@ def test_samples_take_the_first_rows_of_each_reason_in_data_order(tmp_path):
                                                         ("9", None), ("10", "c")]
     assert [r["id"] for r in _samples(_dataset(tmp_path), 3, False)] == ["0", "1", "2"]
     assert len(_samples(_dataset(tmp_path), 1, True)) == 4
+
+
+def test_length_counts_in_stats_are_those_of_the_written_documents(run_out: Path) -> None:
+    import json
+
+    import pyarrow.dataset as ds
+
+    from dataprep.stats import length_counts
+
+    stats = json.loads((run_out / "stats.json").read_text())
+    for key, folder in (("kept", "data"), ("removed", "removed")):
+        text = ds.dataset(str(run_out / folder), format="parquet").to_table(columns=["text"]).column("text")
+        assert stats["lengths"][key] == dict(sorted(length_counts(text).items(), key=lambda kv: int(kv[0])))
+        assert sum(stats["lengths"][key].values()) == len(text) > 0
+    chars = [1, 9, 10, 11, 100, 0]
+    import pyarrow as pa
+    assert length_counts(pa.array(["x" * n for n in chars])) == {"0": 1, "7": 1, "8": 2, "16": 1, "-1": 1}

@@ -80,20 +80,29 @@ def _shingle_sets(text: pa.Array, ngram: int, mode: str) -> pa.Array:
 def _bucket_edges(table: pa.Table, partition: int, workdir: str, storage_options: dict) -> int:
     """Within one partition of the band-key exchange (whole buckets): an edge, both ways, from
     every document of a bucket with more than one member to the bucket's smallest id; written
-    to ``workdir/buckets/p<partition>.parquet`` (columns u, v, u_shard).  Returns the edges."""
-    order = pc.sort_indices(table, sort_keys=[("band", "ascending"), ("key", "ascending"), (ID, "ascending")])
-    table = table.take(order)
+    to ``workdir/buckets/p<partition>.parquet`` (columns u, v, u_shard).  Returns the edges.
+
+    Buckets are found on the integer columns alone; ids are sorted only within the buckets
+    that have more than one member (a small part of the rows)."""
     band, key = table.column("band").to_numpy(), table.column("key").to_numpy()
-    starts = np.ones(len(band), dtype=bool)  # first row of each bucket: its smallest id
+    order = np.lexsort((key, band))
+    band, key = band[order], key[order]
+    starts = np.ones(len(order), dtype=bool)
     starts[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     bucket = np.cumsum(starts) - 1
-    members = np.flatnonzero(np.bincount(bucket)[bucket] > 1) if len(bucket) else np.zeros(0, np.int64)
-    first = np.flatnonzero(starts)[bucket[members]]
-    members, first = members[members != first], first[members != first]
-    ids, shards = table.column(ID), table.column("shard")
+    shared = np.bincount(bucket)[bucket] > 1 if len(bucket) else np.zeros(0, bool)
+    rows = pa.array(order[shared])
+    members = pa.table({"bucket": bucket[shared], "id": table.column(ID).take(rows),
+                        "shard": table.column("shard").take(rows)}).sort_by([("bucket", "ascending"), ("id", "ascending")])
+    in_bucket = members.column("bucket").to_numpy()
+    first_row = np.ones(len(in_bucket), dtype=bool)
+    first_row[1:] = in_bucket[1:] != in_bucket[:-1]
+    first = np.flatnonzero(first_row)[np.cumsum(first_row) - 1]  # each member's bucket's first (smallest id) row
+    rest = np.flatnonzero(~first_row)
+    ids, shards = members.column("id"), members.column("shard")
     edges = pa.concat_tables([
-        pa.table({"u": ids.take(members), "v": ids.take(first), "u_shard": shards.take(members)}),
-        pa.table({"u": ids.take(first), "v": ids.take(members), "u_shard": shards.take(first)}),
+        pa.table({"u": ids.take(rest), "v": ids.take(first[rest]), "u_shard": shards.take(rest)}),
+        pa.table({"u": ids.take(first[rest]), "v": ids.take(rest), "u_shard": shards.take(first[rest])}),
     ])
     edges = edges.group_by(["u", "v"]).aggregate([("u_shard", "min")])
     edges = pa.table({"u": edges.column("u"), "v": edges.column("v"), "u_shard": edges.column("u_shard_min")})
