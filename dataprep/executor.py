@@ -16,6 +16,24 @@ from dataprep.recipe import ExecutorSpec
 # pages faulted in again and again (3x slower MinHash signatures, measured).  Allocations up to
 # 32 MB (glibc's own adaptive ceiling) come from the heap again; trimming stays on.
 WORKER_ENV = {"MALLOC_MMAP_THRESHOLD_": 32 << 20}
+# Workers run as threads of this process (processes: false): the same, set with mallopt, and
+# freed memory up to 64 MB kept at the top of the heap rather than trimmed and faulted in again
+# batch after batch (a third fewer page faults on the MinHash benchmark, measured).
+_MALLOPT = {-3: 32 << 20, -1: 64 << 20}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+def _tune_malloc_here() -> None:
+    """Apply :data:`_MALLOPT` to this process (glibc only; a no-op elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    for param, value in _MALLOPT.items():
+        mallopt(param, value)
 
 
 class ExecutorError(RuntimeError):
@@ -30,13 +48,16 @@ def dask_client(spec: ExecutorSpec) -> Iterator["distributed.Client"]:  # noqa: 
 
     if spec.scheduler == "local":
         environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+        processes = spec.processes if isinstance(spec.processes, bool) else spec.workers > 1
+        if not processes:
+            _tune_malloc_here()
         try:
             with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v
                                   for k, v in WORKER_ENV.items() if k not in environ}):
                 cluster = distributed.LocalCluster(
                     n_workers=spec.workers,
                     threads_per_worker=spec.threads_per_worker,
-                    processes=spec.processes if isinstance(spec.processes, bool) else spec.workers > 1,
+                    processes=processes,
                     memory_limit=spec.memory_limit,
                     # a free port always: two clusters on one machine must not fight over :8787
                     dashboard_address=":0",

@@ -105,6 +105,18 @@ def test_component_roots_give_the_smallest_node_of_each_component(seed):
     assert got.tolist() == [find(x) for x in range(n)]
 
 
+def test_bucket_edges_keep_bands_apart_even_when_keys_collide(tmp_path: Path):
+    from dataprep.io.state_files import read_table as read_state
+    from dataprep.transforms.minhash_dedup import _bucket_edges
+
+    table = pa.table({"id": ["d", "c", "b", "e", "a", "f"], "band": pa.array([0, 1, 0, 1, 0, 2], pa.int16()),
+                      "key": pa.array([5, 5, 5, 7, 5, 5], pa.uint64()), "shard": ["s"] * 6})
+    assert _bucket_edges(table, 0, str(tmp_path), {}) == 4
+    edges = read_state(str(tmp_path / "buckets" / "p00000.parquet"))
+    assert list(zip(edges.column("u").to_pylist(), edges.column("v").to_pylist())) == [
+        ("a", "b"), ("a", "d"), ("b", "a"), ("d", "a")]  # c and f share key 5 in bands of their own: alone
+
+
 def test_jaccard_of_candidate_pairs_is_exact():
     from dataprep.candidate_jaccard import jaccard
 
