@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dataprep.byte_words import COMPOSITION_SECONDS, byte_words, composition_seconds_from_unicodedata
+from dataprep.byte_words import COMPOSITION_SECONDS, byte_words, composition_seconds_from_unicodedata, is_nfc_inert
 from dataprep.minhash import shingle_hash, shingle_hashes, simplify
 
 TRICKY = [
@@ -86,3 +86,23 @@ def test_shingle_hash_of_one_shingle_matches_the_batch():
 
 def test_composition_seconds_match_the_unicode_database():
     assert COMPOSITION_SECONDS == composition_seconds_from_unicodedata()
+
+
+def test_text_of_nfc_inert_code_points_is_left_alone_by_nfc():
+    """The premise of skipping NFC: a string of code points judged inert is its own NFC, for
+    every pair of precomposed characters, composition starters and a spread of other inert ones."""
+    import unicodedata
+
+    cps = np.arange(0x30000)
+    inert = cps[is_nfc_inert(cps)]
+    precomposed = [c for c in inert.tolist() if unicodedata.decomposition(chr(c))[:1] not in ("", "<")]
+    firsts = sorted({int(d.split()[0], 16) for c in range(0x30000)
+                     if (d := unicodedata.decomposition(chr(c))) and not d.startswith("<")} & set(inert.tolist()))
+    assert chr(0xE9) in map(chr, precomposed) and 0x301 not in inert and 0x212B not in inert  # é; a mark; Angstrom sign
+    others = inert[:: max(1, len(inert) // 400)].tolist()
+    risky = [c for c in inert.tolist() if c in COMPOSITION_SECONDS or unicodedata.combining(chr(c))]  # none, if right
+    left = precomposed + firsts
+    right = sorted(set(precomposed[:: 3] + firsts + others + risky))
+    assert len(left) > 1500 and len(right) > 1000
+    bad = [(a, b) for a in left for b in right if unicodedata.normalize("NFC", chr(a) + chr(b)) != chr(a) + chr(b)]
+    assert not bad, [tuple(map(hex, p)) for p in bad[:5]]
