@@ -182,3 +182,20 @@ def test_deeply_nested_page_is_removed_not_hung(tmp_path: Path):
     assert time.perf_counter() - t0 < 30  # extraction of this page alone would take minutes
     assert out.removed.column("reason").to_pylist() == ["extract:too_deep"]
     assert out.kept.num_rows == 1
+
+
+def test_written_files_carry_the_sha256_and_size_of_their_bytes(tmp_path):
+    import hashlib
+
+    import fsspec
+    import pyarrow as pa
+
+    from dataprep.io.writer import ParquetShardWriter
+
+    fs = fsspec.filesystem("file")
+    writer = ParquetShardWriter(fs, str(tmp_path), "x/part.parquet")
+    for i in range(3):
+        writer.write(pa.table({"id": [f"{i}-{j}" for j in range(1000)], "text": ["word " * (j % 50) for j in range(1000)]}))
+    done = writer.close()
+    data = (tmp_path / "x" / "part.parquet").read_bytes()
+    assert done.rows == 3000 and done.bytes == len(data) and done.sha256 == hashlib.sha256(data).hexdigest()

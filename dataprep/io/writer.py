@@ -44,6 +44,29 @@ class WrittenFile:
         return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
 
 
+class _HashingFile(io.RawIOBase):
+    """A write-only file that passes bytes on to ``target`` and keeps their SHA-256 and count,
+    so a finished file need not be read back to be hashed."""
+
+    def __init__(self, target) -> None:
+        super().__init__()
+        self._target, self.sha256, self.size = target, hashlib.sha256(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        self.size += memoryview(data).nbytes
+        return self._target.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
 def sha256_of(fs: fsspec.AbstractFileSystem, path: str, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with fs.open(path, "rb") as f:
@@ -78,13 +101,14 @@ class ParquetShardWriter:
     def _open(self, schema: pa.Schema) -> None:
         self.fs.makedirs(self.fs._parent(self.final), exist_ok=True)
         self._file = self.fs.open(self.tmp, "wb")
+        self._hashing = _HashingFile(self._file)
         self.schema = schema.remove_metadata()
         if self.state_file:
             options = STATE_FILE_OPTIONS
         else:
             columns = [c for c in _leaf_paths(self.schema) if c != TEXT]  # text: no min/max, no dictionary
             options = {"compression": COMPRESSION, "write_statistics": columns, "use_dictionary": columns}
-        self._writer = pq.ParquetWriter(self._file, self.schema, store_schema=True, **options)
+        self._writer = pq.ParquetWriter(self._hashing, self.schema, store_schema=True, **options)
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0 and (self._writer is not None or not self.always):
@@ -117,8 +141,7 @@ class ParquetShardWriter:
         self._writer.close()
         self._file.close()
         self.fs.mv(self.tmp, self.final)
-        size = self.fs.size(self.final)
-        return WrittenFile(self.relpath, self.rows, size, sha256_of(self.fs, self.final))
+        return WrittenFile(self.relpath, self.rows, self._hashing.size, self._hashing.sha256.hexdigest())
 
     def abort(self) -> None:
         try:
