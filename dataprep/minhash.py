@@ -49,20 +49,21 @@ def word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     padded[: len(data)] = data
     chunks = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes at any offset
     lengths = ends - starts
-    h = lengths.astype(np.uint64) * MIX
-    todo = None  # None: every span
+    h = lengths.astype(np.uint64)
     with np.errstate(over="ignore"):
-        for k in range(0, int(lengths.max(initial=0)), 8):
-            rest = lengths - k if todo is None else lengths[todo] - k
-            chunk = chunks[starts + k if todo is None else starts[todo] + k] & _LOW_BYTES[np.minimum(rest, 8)]
-            part = h if todo is None else h[todo]
-            part = (part ^ chunk) * MIX
+        h *= MIX
+        chunk = chunks[starts]  # first chunk: every span (most words fit in it)
+        chunk &= _LOW_BYTES[np.minimum(lengths, 8)]
+        h ^= chunk
+        h *= MIX
+        h ^= h >> np.uint64(32)
+        k = 8
+        while len(todo := np.flatnonzero(lengths > k)):
+            chunk = chunks[starts[todo] + k] & _LOW_BYTES[np.minimum(lengths[todo] - k, 8)]
+            part = (h[todo] ^ chunk) * MIX
             part ^= part >> np.uint64(32)
-            if todo is None:
-                h = part
-            else:
-                h[todo] = part
-            todo = np.flatnonzero(lengths > k + 8)
+            h[todo] = part
+            k += 8
     return h
 
 

@@ -45,7 +45,7 @@ class ExecutorSpec(BaseModel):
         default="auto", description="LocalCluster workers as processes (true) or as threads of the dataprep process "
         "(false: starts ~2 s sooner, but no nanny restarts a worker that crashes or outgrows memory_limit); "
         "'auto': threads for a single worker, processes for more")
-    dashboard: bool = Field(default=False, description="start the Dask dashboard of the LocalCluster (its address is printed)")
+    dashboard: bool = Field(default=False, description="start the Dask dashboard of the LocalCluster (its address is printed) and the workers' statistical profiler it shows")
     connect_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a remote scheduler")
 
     @field_validator("scheduler")

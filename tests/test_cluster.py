@@ -96,4 +96,6 @@ def test_local_cluster_runs_one_worker_in_process_unless_asked(workers, processe
     with dask_client(ExecutorSpec(workers=workers, processes=processes)) as client:
         pids = set(client.run(os.getpid).values())
         assert len(client.scheduler_info()["workers"]) == workers
+        # no statistical profiler without the dashboard: its samples would be seen by nobody
+        assert set(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == {False}
     assert (pids == {os.getpid()}) == in_process
