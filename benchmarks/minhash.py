@@ -5,7 +5,8 @@ Every method runs as a whole process (``dataprep run``; the peers' scripts in th
 environment), timed from start to the kept ids on disk, on all documents and on 200 of them
 (a random sample with ten planted clusters, so that every code path runs in both): the
 difference gives each method's throughput once started (start-up costs cancel).
-Methods take turns, ``--repeat`` rounds; the fastest run of each counts.
+Methods take turns, ``--repeat`` rounds; the table shows the fastest run of each, and the
+ratios are also given round by round (median and range), since the machine's speed drifts.
 
 Documents: the core benchmark's real corpus (Debian python3.11-doc, main content), cut into
 documents of at least 100 words at line boundaries, plus planted near duplicates: 10% of the
@@ -21,6 +22,7 @@ import argparse
 import itertools
 import json
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -105,7 +107,7 @@ def _peer(method: str, path: Path) -> tuple[list[str], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=2, help="runs of every method at every size (the fastest counts)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds: runs of every method at every size")
     args = parser.parse_args()
     docs = documents()
     sizes = {"start": start_sample(docs), "all": docs}
@@ -121,14 +123,15 @@ def main() -> None:
         "datatrove 4-step": lambda path, size: _peer("datatrove", path),
         "datasketch MinHashLSH": lambda path, size: _peer("datasketch", path),
     }
-    seconds: dict[tuple[str, str], float] = {}
+    rounds: list[dict[tuple[str, str], float]] = []
     kept: dict[str, set[str]] = {}
     for _ in range(args.repeat):
+        rounds.append({})
         for (name, run), (size, path) in itertools.product(methods.items(), paths.items()):
-            ids, s = run(path, size)
-            seconds[name, size] = min(s, seconds.get((name, size), float("inf")))
+            ids, rounds[-1][name, size] = run(path, size)
             if size == "all":
                 kept[name] = set(ids)
+    seconds = {key: min(r[key] for r in rounds) for key in rounds[0]}
     ours = next(iter(methods))
     ids = [d["id"] for d in docs]
     n_all, n_start = len(sizes["all"]), len(sizes["start"])
@@ -145,9 +148,18 @@ def main() -> None:
               f"{net[ours] / net[name]:5.1f}x")
     print("\ndocs/s: all documents / wall time.  net docs/s: the throughput once started, "
           f"({n_all} - {n_start}) / (s(all) - s(200)): start-up costs cancel.")
+    print("\nThe machine's speed drifts between rounds, so each round's ratios are also taken from that round "
+          "alone (methods run back to back): median [range] over the rounds.")
     for peer, target in (("datatrove 4-step", 20), ("datasketch MinHashLSH", 3)):
-        print(f"target {target}x {peer}: end to end {seconds[peer, 'all'] / seconds[ours, 'all']:.1f}x, "
-              f"net throughput {net[ours] / net[peer]:.1f}x")
+        e2e = [r[peer, "all"] / r[ours, "all"] for r in rounds]
+        per_round = [(r[peer, "all"] - r[peer, "start"]) / max(r[ours, "all"] - r[ours, "start"], 1e-9) for r in rounds]
+        print(f"target {target}x {peer}: fastest runs: end to end {seconds[peer, 'all'] / seconds[ours, 'all']:.1f}x, "
+              f"net throughput {net[ours] / net[peer]:.1f}x; per round: end to end {_spread(e2e)}, "
+              f"net throughput {_spread(per_round)}")
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f}x [{min(values):.1f}-{max(values):.1f}]"
 
 
 if __name__ == "__main__":
