@@ -148,18 +148,16 @@ def main() -> None:
               f"{net[ours] / net[name]:5.1f}x")
     print("\ndocs/s: all documents / wall time.  net docs/s: the throughput once started, "
           f"({n_all} - {n_start}) / (s(all) - s(200)): start-up costs cancel.")
-    print("\nThe machine's speed drifts between rounds, so each round's ratios are also taken from that round "
-          "alone (methods run back to back): median [range] over the rounds.")
+    print("\nThe machine's speed drifts between rounds, so the ratios are also given from the median times of the "
+          "rounds, and as the median of each round's own ratios (methods run back to back in a round).")
+    median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     for peer, target in (("datatrove 4-step", 20), ("datasketch MinHashLSH", 3)):
-        e2e = [r[peer, "all"] / r[ours, "all"] for r in rounds]
-        per_round = [(r[peer, "all"] - r[peer, "start"]) / max(r[ours, "all"] - r[ours, "start"], 1e-9) for r in rounds]
-        print(f"target {target}x {peer}: fastest runs: end to end {seconds[peer, 'all'] / seconds[ours, 'all']:.1f}x, "
-              f"net throughput {net[ours] / net[peer]:.1f}x; per round: end to end {_spread(e2e)}, "
-              f"net throughput {_spread(per_round)}")
-
-
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.1f}x [{min(values):.1f}-{max(values):.1f}]"
+        paired = statistics.median((r[peer, "all"] - r[peer, "start"]) / (r[ours, "all"] - r[ours, "start"])
+                                   for r in rounds if r[ours, "all"] > r[ours, "start"])
+        print(f"target {target}x {peer}: end to end {seconds[peer, 'all'] / seconds[ours, 'all']:.1f}x fastest, "
+              f"{median[peer, 'all'] / median[ours, 'all']:.1f}x median; net throughput {net[ours] / net[peer]:.1f}x "
+              f"fastest, {(median[peer, 'all'] - median[peer, 'start']) / (median[ours, 'all'] - median[ours, 'start']):.1f}x "
+              f"median, {paired:.1f}x median of the rounds' own")
 
 
 if __name__ == "__main__":
