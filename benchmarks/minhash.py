@@ -5,8 +5,9 @@ Every method runs as a whole process (``dataprep run``; the peers' scripts in th
 environment), timed from start to the kept ids on disk, on all documents and on 200 of them
 (a random sample with ten planted clusters, so that every code path runs in both): the
 difference gives each method's throughput once started (start-up costs cancel).
-Methods take turns, ``--repeat`` rounds; the table shows the fastest run of each, and the
-ratios are also given round by round (median and range), since the machine's speed drifts.
+Methods take turns, ``--repeat`` rounds; the table shows the fastest run of each, and since
+the machine's speed drifts, the ratios are also given from the median times and as the median
+of each round's own ratios.
 
 Documents: the core benchmark's real corpus (Debian python3.11-doc, main content), cut into
 documents of at least 100 words at line boundaries, plus planted near duplicates: 10% of the

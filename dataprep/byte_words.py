@@ -13,9 +13,9 @@ a code point that NFC changes by itself (a singleton or excluded composite), of 
 combining class, that can be the second part of a composition, or unknown to Python's Unicode
 database.  Every other code point starts a segment that NFC leaves alone (Unicode's NFC
 quick-check "Yes" with combining class 0: UAX #15), so for a document of only those NFC is the
-identity; precomposed letters such as "é" need no NFC.  Which code points are word characters is asked of RE2 itself (Arrow's
-regex kernel), once per process for each distinct code point met, so the two definitions
-cannot drift apart.
+identity; precomposed letters such as "é" need no NFC.  Which code points are word characters
+is asked of RE2 itself (Arrow's regex kernel), once per process for each 128-code-point page
+met, so the two definitions cannot drift apart.
 """
 
 from __future__ import annotations

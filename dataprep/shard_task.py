@@ -25,7 +25,7 @@ from dataprep.io.readers import ReadBatch, read_shard
 from dataprep.io.writer import ParquetShardWriter, write_bytes_atomic
 from dataprep.plan import QUARANTINE, Group
 from dataprep.schema import QUARANTINE_SCHEMA, TEXT, check_documents
-from dataprep.stats import length_counts
+from dataprep.stats import add_counts, length_counts
 from dataprep.transform import GlobalTransform, Summaries, Transform, set_columns
 
 _MODELS: dict[str, Transform] = {}
@@ -72,8 +72,7 @@ class ShardTask:
 
 def _count_lengths(into: dict[str, int], table: pa.Table) -> None:
     if TEXT in table.schema.names:
-        for k, v in length_counts(table.column(TEXT)).items():
-            into[k] = into.get(k, 0) + v
+        add_counts(into, length_counts(table.column(TEXT)))
 
 
 def text_bytes(table: pa.Table) -> int:

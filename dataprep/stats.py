@@ -26,7 +26,8 @@ class LedgerError(RuntimeError):
     """Counts that do not add up: a bug (in a stage or in dataprep), never a data problem."""
 
 
-def _add(into: dict[str, Any], part: dict[str, Any]) -> None:
+def add_counts(into: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add the counts of ``part`` into ``into``, one level of nested dicts deep."""
     for k, v in part.items():
         if isinstance(v, dict):
             target = into.setdefault(k, {})
@@ -56,10 +57,10 @@ def aggregate(receipts: list[dict[str, Any]], stages: list[Transform]) -> dict[s
     lengths: dict[str, Any] = {"kept": {}, "removed": {}}
     for r in receipts:
         if r.get("reader"):
-            _add(reader, r["reader"])
-        _add(lengths, r.get("lengths") or {})
+            add_counts(reader, r["reader"])
+        add_counts(lengths, r.get("lengths") or {})
         for idx, counts in r["stages"].items():
-            _add(per_stage.setdefault(int(idx), {}), counts)
+            add_counts(per_stage.setdefault(int(idx), {}), counts)
         for f in r["outputs"]:
             files[f["path"]] = f["rows"]
     out_stages = []

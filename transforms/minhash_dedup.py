@@ -84,11 +84,12 @@ def _bucket_edges(table: pa.Table, partition: int, workdir: str, storage_options
 
     Buckets are found on the integer columns alone; ids are sorted only within the buckets
     that have more than one member (a small part of the rows)."""
-    band, key = table.column("band").to_numpy(), table.column("key").to_numpy()
-    order = np.argsort(key)  # keys of different bands differ (each band mixes its own seed in) ...
-    if np.any((key[order][1:] == key[order][:-1]) & (band[order][1:] != band[order][:-1])):
-        order = np.lexsort((key, band))  # ... but for a 64-bit collision, which needs the full sort
-    band, key = band[order], key[order]
+    bands, keys = table.column("band").to_numpy(), table.column("key").to_numpy()
+    order = np.argsort(keys)  # keys of different bands differ (each band mixes its own seed in) ...
+    band, key = bands[order], keys[order]
+    if np.any((key[1:] == key[:-1]) & (band[1:] != band[:-1])):
+        order = np.lexsort((keys, bands))  # ... but for a 64-bit collision, which needs the full sort
+        band, key = bands[order], keys[order]
     starts = np.ones(len(order), dtype=bool)
     starts[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     bucket = np.cumsum(starts) - 1
