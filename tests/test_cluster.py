@@ -98,4 +98,8 @@ def test_local_cluster_runs_one_worker_in_process_unless_asked(workers, processe
         assert len(client.scheduler_info()["workers"]) == workers
         # no statistical profiler without the dashboard: its samples would be seen by nobody
         assert set(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values()) == {False}
+        # Arrow allocates from glibc's heap, tuned as NumPy's is (not Arrow's bundled mimalloc)
+        assert set(client.run(lambda: __import__("pyarrow").default_memory_pool().backend_name).values()) == {"system"}
+        assert set(client.run(lambda: os.environ.get("MALLOC_MMAP_THRESHOLD_")).values()) == (
+            {None} if in_process else {str(32 << 20)})
     assert (pids == {os.getpid()}) == in_process
