@@ -74,13 +74,13 @@ def dedup_corpus(folder: Path) -> None:
         (folder / f"part{part}.jsonl").write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("shard_size", ["1KB", "64MB"])
-def test_dedup_exact_removes_normalised_duplicates_same_with_any_workers(tmp_path: Path, client, shard_size):
+@pytest.mark.parametrize("shard_size,partitions", [("1KB", None), ("1KB", 3), ("64MB", None)])
+def test_dedup_exact_removes_normalised_duplicates_same_with_any_workers(tmp_path: Path, client, shard_size, partitions):
     src = tmp_path / "in"
     dedup_corpus(src)
     out = tmp_path / "out"
     spec = {"path": str(src), "format": "jsonl", "shard_size": shard_size}
-    stats = Pipeline(input=spec, output=str(out), stages=[DedupExact()]).run(client=client).stats
+    stats = Pipeline(input=spec, output=str(out), stages=[DedupExact(partitions=partitions)]).run(client=client).stats
     assert stats["stages"][0]["removed"] == {"dedup_exact:duplicate": 15}
     kept = read_table(str(out / "data"))
     assert kept.num_rows == 50

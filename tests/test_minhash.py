@@ -196,15 +196,17 @@ def test_recall_and_precision_on_planted_near_duplicates(tmp_path: Path, client,
 def test_same_removed_set_with_workers_and_shardings(tmp_path: Path):
     folder, _ = planted(tmp_path, bases=20)
     removed_sets, data = [], []
-    for workers, shard_size in ((1, "32KB"), (2, "32KB"), (2, "200KB")):
-        out = tmp_path / f"o-{workers}-{shard_size}"
+    for workers, shard_size, partitions in ((1, "32KB", None), (2, "32KB", None), (2, "200KB", None), (2, "32KB", 4)):
+        out = tmp_path / f"o-{workers}-{shard_size}-{partitions}"
         Pipeline(input={"path": str(folder), "format": "jsonl", "shard_size": shard_size}, output=str(out),
-                 stages=[MinHashDedup(bands=14, rows=8)]).run(workers=workers)
+                 stages=[MinHashDedup(bands=14, rows=8, partitions=partitions)]).run(workers=workers)
         removed = read_table(str(out / "removed"), columns=["id", "duplicate_of"])
         removed_sets.append(sorted(zip(removed.column("id").to_pylist(), removed.column("duplicate_of").to_pylist())))
         data.append(output_bytes(out))
-    assert removed_sets[0] == removed_sets[1] == removed_sets[2] and len(removed_sets[0]) > 20
-    assert data[0] == data[1]  # same sharding: byte-identical whatever the workers
+    assert removed_sets[0] == removed_sets[1] == removed_sets[2] == removed_sets[3] and len(removed_sets[0]) > 20
+    assert data[0] == data[1]  # same sharding: byte-identical whatever the workers ...
+    outputs = lambda files: {k: v for k, v in files.items() if not k.startswith("stages/")}  # noqa: E731
+    assert outputs(data[0]) == outputs(data[3])  # ... and the partitions (only working files differ)
 
 
 def test_empty_one_word_and_very_long_documents(tmp_path: Path, client):

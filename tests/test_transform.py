@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -107,3 +108,19 @@ def test_transform_names_and_specs():
     assert MinLength(chars=3).spec() == {"tests.helpers.transforms:MinLength": {"chars": 3}}
     assert isinstance(Transform.Params(), Params)
     assert Drop("x").reason == "x"
+
+
+def test_summaries_default_partitions_hold_at_most_the_rows_asked(tmp_path: Path):
+    """The default number of exchange partitions follows the summaries' rows (read from the
+    Parquet footers), not the number of shards."""
+    import pyarrow.parquet as pq
+
+    from dataprep.transform import Summaries
+
+    paths = []
+    for i, n in enumerate([5, 0, 12]):
+        paths.append(str(tmp_path / f"s{i}.parquet"))
+        pq.write_table(pa.table({"key": pa.array(range(n), pa.uint64())}), paths[-1])
+    summaries = Summaries(paths=paths, shards=["a", "b", "c"], storage_options={}, workdir=str(tmp_path))
+    assert summaries.rows() == 17
+    assert [summaries.partitions(k) for k in (1, 5, 16, 17, 100)] == [17, 4, 2, 1, 1]

@@ -9,7 +9,8 @@ representative, and writes the other members, partitioned by shard.  Each shard 
 removals.  Removed documents carry ``duplicate_of`` (the representative's id).
 
 Memory: the grouping is spread over ``partitions`` tasks of about
-``documents x 50 bytes / partitions`` each; a shard task holds only its own removals.
+``documents x 50 bytes / partitions`` each (by default at most 4M documents a task,
+:data:`dataprep.transform.PARTITION_ROWS`); a shard task holds only its own removals.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
 class DedupExactParams(Params):
     lowercase: bool = Field(True, description="compare texts in lower case")
     collapse_whitespace: bool = Field(True, description="compare with runs of white space made one space, trimmed")
-    partitions: int | None = Field(None, ge=1, description="partitions for grouping hashes (default: one per 8 shards)")
+    partitions: int | None = Field(None, ge=1, description="partitions for grouping hashes (default: one per 4M documents)")
 
 
 def normalise(text: pa.Array, lowercase: bool, collapse_whitespace: bool) -> pa.Array:
@@ -72,7 +73,7 @@ class DedupExact(GlobalTransform):
 
         out = f"{summaries.workdir}/duplicates"
         removals.reset(out, summaries.storage_options)
-        parts = self.params.partitions or max(1, len(summaries.paths) // 8)
+        parts = self.params.partitions or summaries.partitions()
         with worker_client() as client:
             found = summaries.exchange(client, parts, key_partition("h1", parts), _duplicates,
                                        columns=["h1", "h2", ID, "shard"])

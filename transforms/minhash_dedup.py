@@ -18,10 +18,10 @@
 Memory: a shard task holds one batch of signatures (``batch_size x num_perm x 4`` bytes), about
 13 bytes per byte of the batch's text while its shingles are hashed (measured), and its removal
 list; every other task holds one partition: of band keys (``documents x bands x ~40 bytes /
-partitions``), of edges and labels (~100 bytes per candidate document / ``partitions``), or,
-with ``verify``, one shard's candidates' shingle sets. Raise ``partitions`` as the corpus
-grows. Results do not depend on workers or sharding: keys, edges and components are functions
-of the documents alone.
+partitions``; by default at most 4M rows, :data:`dataprep.transform.PARTITION_ROWS`), of
+edges and labels (~100 bytes per candidate document / ``partitions``), or, with ``verify``, one
+shard's candidates' shingle sets. Results do not depend on workers, sharding or partitions:
+keys, edges and components are functions of the documents alone.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class MinHashParams(Params):
     rows: int | None = Field(None, ge=1, description="rows per band (with bands)")
     seed: int = Field(1, description="seed of the permutations (datasketch's MinHash seed)")
     verify: bool = Field(False, description="keep only candidate pairs whose exact Jaccard reaches threshold")
-    partitions: int | None = Field(None, ge=1, description="Dask partitions of the band-key shuffle (default: one per 4 shards)")
+    partitions: int | None = Field(None, ge=1, description="Dask partitions of the band-key shuffle (default: one per 4M band keys, ~285k documents of 14 bands)")
 
     @model_validator(mode="after")
     def _bands_rows(self) -> "MinHashParams":
@@ -159,7 +159,7 @@ class MinHashDedup(GlobalTransform):
         out, graph = f"{summaries.workdir}/clusters", f"{summaries.workdir}/graph"
         removals.reset(out, so)
         removals.reset(graph, so)
-        parts = self.params.partitions or max(1, len(summaries.paths) // 4)
+        parts = self.params.partitions or summaries.partitions()
         with worker_client() as client:
             edges = summaries.exchange(client, parts, key_partition("key", parts),
                                        partial(_bucket_edges, workdir=graph, storage_options=so),
