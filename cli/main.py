@@ -11,11 +11,12 @@ import atexit
 import gc
 
 # Start-up and shut-down of a short command are mostly the interpreter's: the imports below
-# create ~1M objects that live until exit, and the cyclic GC scanned them ~120 times while
-# importing (45 ms) and once more at exit (150 ms, after atexit, for nothing: the run's files
-# are closed by then).  So no collection while importing, the imported objects frozen out of
+# (and Dask's, later) create ~80k GC-tracked objects that live until exit; the cyclic GC
+# scanned them ~120 times while importing (45 ms) and its collections at interpreter exit took
+# 150 ms more (after atexit, for nothing: the run's files are closed by then).  So no collection while importing, the imported objects frozen out of
 # later collections, and everything frozen at exit (registered first, this runs after every
 # other atexit handler).
+_GC_WAS_ON = gc.isenabled()
 gc.disable()
 atexit.register(gc.freeze)
 
@@ -32,7 +33,8 @@ from dataprep.pipeline import LedgerError, OutputError, Pipeline, RunError  # no
 from dataprep.recipe import RecipeError, load_recipe  # noqa: E402
 
 gc.freeze()
-gc.enable()
+if _GC_WAS_ON:
+    gc.enable()
 
 USAGE_ERRORS = (RecipeError, OutputError, ExecutorError, InputError)
 
