@@ -13,9 +13,9 @@ import gc
 # Start-up and shut-down of a short command are mostly the interpreter's: the imports below
 # (and Dask's, later) create ~80k GC-tracked objects that live until exit; the cyclic GC
 # scanned them ~120 times while importing (45 ms) and its collections at interpreter exit took
-# 150 ms more (after atexit, for nothing: the run's files are closed by then).  So no collection while importing, the imported objects frozen out of
-# later collections, and everything frozen at exit (registered first, this runs after every
-# other atexit handler).
+# 150 ms more (after atexit, for nothing: the run's files are closed by then).  So: no
+# collection while importing, the imported objects frozen out of later collections, and
+# everything frozen at exit (registered before the imports, this runs after their handlers).
 _GC_WAS_ON = gc.isenabled()
 gc.disable()
 atexit.register(gc.freeze)
