@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WORK, corpus_stats, debian_html_corpus, replicated  # noqa: E402
+from corpus import WORK, corpus_stats, debian_html_corpus, replicated
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,8 @@ The corpus is Debian's ``python3.11-doc`` HTML (530 pages, 50 MB), replicated si
 duplicates, which dedup then removes -- the worst case for the near-duplicate stage, whose
 clusters grow with the number of copies).  The full recipe (extract, langid, quality,
 minhash_dedup, shuffle, tokenize with a trained BPE) runs on a fresh 2-worker LocalCluster per
-size, started as `dataprep run` starts it; each worker's peak RSS is its kernel high-water mark (``VmHWM``), read at the end.
+size, started as `dataprep run` starts it; each worker's peak RSS is its kernel high-water mark
+(``VmHWM``), read at the end.
 
     .venv/bin/python benchmarks/memory_scaling.py [--copies 1,4,16] [--shard-size 16MB]
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WORK, corpus_stats, debian_html_corpus, replicated  # noqa: E402
+from corpus import WORK, corpus_stats, debian_html_corpus, replicated
 
 
 def _peak_rss_mb() -> float:
@@ -33,15 +34,16 @@ def _peak_rss_mb() -> float:
 
 
 def run_once(folder: Path, out: Path, shard_size: str, memory_limit: str) -> tuple[float, list[float], dict]:
-    from dataprep.executor import dask_client
-    from dataprep.pipeline import Pipeline
-    from dataprep.recipe import ExecutorSpec
+    from dataprep.config.recipe import ExecutorSpec
+    from dataprep.engine.executor import dask_client
+    from dataprep.engine.pipeline import Pipeline
 
     stages = [{"extract": {}}, {"langid": {"keep": ["en"], "min_score": 0.5}}, {"quality": {"preset": "fineweb"}},
               {"minhash_dedup": {"ngram": 5, "bands": 14, "rows": 8}}, {"shuffle": {"seed": 1}},
               {"tokenize": {"train": {"vocab_size": 8000, "sample_docs": 2000}}}]
     shutil.rmtree(out, ignore_errors=True)
-    with dask_client(ExecutorSpec(workers=2, threads_per_worker=1, memory_limit=memory_limit, processes=True)) as client:
+    spec = ExecutorSpec(workers=2, threads_per_worker=1, memory_limit=memory_limit, processes=True)
+    with dask_client(spec) as client:
         pipeline = Pipeline(input={"path": str(folder / "**" / "*.html"), "format": "html", "shard_size": shard_size},
                             output=str(out), stages=stages, seed=1)
         t0 = time.perf_counter()
@@ -71,7 +73,8 @@ def main() -> None:
           f"{'peak RSS per worker (MB)':>26s} {'max x 1x':>9s}")
     for copies, pages, size, wall, peaks, kept in rows:
         linear = w1 * copies / c1
-        print(f"{copies:6d} {pages:7d} {size / 1e6:7.0f} {kept:6d} {wall:8.1f} {wall / copies:7.2f} {wall / linear:14.2f} "
+        print(f"{copies:6d} {pages:7d} {size / 1e6:7.0f} {kept:6d} {wall:8.1f} {wall / copies:7.2f} "
+              f"{wall / linear:14.2f} "
               f"{' / '.join(f'{p:.0f}' for p in peaks):>26s} {max(peaks) / max(p1):9.2f}")
 
 

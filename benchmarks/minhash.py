@@ -32,14 +32,14 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WORK  # noqa: E402
-from peers import peer_python  # noqa: E402
-from quality_vs_datatrove import extracted_text  # noqa: E402
+from corpus import WORK
+from peers import peer_python
+from quality_vs_datatrove import extracted_text
 
 
 def documents(min_words: int = 100, seed: int = 0) -> list[dict]:
     """The benchmark's documents in id order; planted copies carry ``of``: the id of their original."""
-    from dataprep.inspection import read_table
+    from dataprep.report.inspection import read_table
     from dataprep.schema import document_id
 
     table = read_table(str(extracted_text(1) / "data"), columns=["text", "source"])
@@ -88,7 +88,7 @@ def _timed(cmd: list[str]) -> float:
 
 
 def _ours(path: Path, tag: str, processes: bool | str) -> tuple[list[str], float]:
-    from dataprep.inspection import read_table
+    from dataprep.report.inspection import read_table
 
     recipe, out = WORK / f"minhash-{tag}.yaml", WORK / f"minhash-out-{tag}"
     recipe.write_text(yaml.safe_dump({
@@ -144,8 +144,9 @@ def main() -> None:
     net = {name: (n_all - n_start) / max(seconds[name, "all"] - seconds[name, "start"], 1e-9) for name in methods}
     for name in methods:
         agree = sum((i in kept[name]) == (i in kept[ours]) for i in ids) / len(ids)
-        print(f"{name:34} {seconds[name, 'all']:8.2f} {seconds[name, 'start']:8.2f} {n_all / seconds[name, 'all']:8.0f} "
-              f"{net[name]:10.0f} {len(kept[name]):6d} {agree:7.4f} {seconds[name, 'all'] / seconds[ours, 'all']:10.1f}x "
+        print(f"{name:34} {seconds[name, 'all']:8.2f} {seconds[name, 'start']:8.2f} "
+              f"{n_all / seconds[name, 'all']:8.0f} {net[name]:10.0f} {len(kept[name]):6d} {agree:7.4f} "
+              f"{seconds[name, 'all'] / seconds[ours, 'all']:10.1f}x "
               f"{net[ours] / net[name]:5.1f}x")
     print("\ndocs/s: all documents / wall time.  net docs/s: the throughput once started, "
           f"({n_all} - {n_start}) / (s(all) - s(200)): start-up costs cancel.")
@@ -155,9 +156,10 @@ def main() -> None:
     for peer, target in (("datatrove 4-step", 20), ("datasketch MinHashLSH", 3)):
         paired = statistics.median((r[peer, "all"] - r[peer, "start"]) / (r[ours, "all"] - r[ours, "start"])
                                    for r in rounds if r[ours, "all"] > r[ours, "start"])
+        net_ratio = (median[peer, "all"] - median[peer, "start"]) / (median[ours, "all"] - median[ours, "start"])
         print(f"target {target}x {peer}: end to end {seconds[peer, 'all'] / seconds[ours, 'all']:.1f}x fastest, "
               f"{median[peer, 'all'] / median[ours, 'all']:.1f}x median; net throughput {net[ours] / net[peer]:.1f}x "
-              f"fastest, {(median[peer, 'all'] - median[peer, 'start']) / (median[ours, 'all'] - median[ours, 'start']):.1f}x "
+              f"fastest, {net_ratio:.1f}x "
               f"median, {paired:.1f}x median of the rounds' own")
 
 

@@ -21,7 +21,8 @@ def peer_python() -> Path:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     if not stamp.exists() or stamp.read_text() != " ".join(PACKAGES):
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PACKAGES], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PACKAGES],
+                       check=True)
         stamp.write_text(" ".join(PACKAGES))
     return python
 

@@ -20,8 +20,8 @@ import unicodedata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WORK  # noqa: E402
-from quality_vs_datatrove import extracted_text  # noqa: E402
+from corpus import WORK
+from quality_vs_datatrove import extracted_text
 
 
 def direct_perplexity(model, texts: list[str]) -> float:
@@ -60,8 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     import fasttext
 
-    from dataprep.inspection import read_table
-    from dataprep.lm import write_model
+    from dataprep.report.inspection import read_table
+    from dataprep.text.lm import write_model
     from dataprep.transforms.langid import LangId, default_model_path
     from dataprep.transforms.perplexity import Perplexity
 
@@ -82,7 +82,8 @@ def main() -> None:
         s = statistics.median(stage_time(stage, table) for _ in range(args.repeat))
         rows.append((name, d, s))
     mb = sum(len(t.encode()) for t in texts) / 1e6
-    print(f"documents: {len(texts)} ({mb:.1f} MB of text, Debian python3.11-doc x{args.copies}); median of {args.repeat}")
+    print(f"documents: {len(texts)} ({mb:.1f} MB of text, Debian python3.11-doc x{args.copies}); "
+          f"median of {args.repeat}")
     print(f"{'stage':20} {'direct s':>9} {'stage s':>8} {'direct docs/s':>14} {'stage docs/s':>13} {'ratio':>6}")
     for name, d, s in rows:
         print(f"{name:20} {d:9.2f} {s:8.2f} {len(texts) / d:14.1f} {len(texts) / s:13.1f} {d / s:6.2f}")

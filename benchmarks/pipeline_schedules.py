@@ -6,7 +6,8 @@ steps through ``dataprep train --nproc 2`` on a tokenized run (default: the samp
 32k-vocabulary real-corpus run ``benchmarks/.work/bench-tokens`` of ``tokenize_loader.py``).  From each
 run's ``summary.json``: median tokens/s and measured bubble over the steps after the first,
 and the bubble the simulator predicts from the same run's measured per-stage op costs and its
-measured transfer time (a ping-pong of one microbatch's activations between the two ranks).  Ratios are against 1F1B measured in the same invocation.
+measured transfer time (a ping-pong of one microbatch's activations between the two ranks).
+Ratios are against 1F1B measured in the same invocation.
 
 The default model (d_model 256) makes each op take 20-60 ms on one CPU core.  With smaller
 ops (``--d-model 128``: 10-30 ms) the measured bubble of the multi-chunk schedules runs a few
@@ -65,7 +66,8 @@ def main() -> None:
                       "output": {"path": f"{tmp}/{name}"}}
             path = Path(tmp) / f"{name}.yaml"
             path.write_text(yaml.safe_dump(config))
-            done = subprocess.run([DATAPREP, "train", str(path), "--nproc", "2"], cwd=ROOT, capture_output=True, text=True)
+            done = subprocess.run([DATAPREP, "train", str(path), "--nproc", "2"], cwd=ROOT, capture_output=True,
+                                  text=True)
             if done.returncode:
                 print(f"{name}: failed\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
                 continue
@@ -80,7 +82,8 @@ def main() -> None:
         tps, meas, sim = r["tokens_per_s"], r["measured_bubble"], r["simulated_bubble"]
         rel_t = f"{tps / base['tokens_per_s']:.2f}" if base else "-"
         rel_b = f"{meas / base['measured_bubble']:.2f}" if base and base["measured_bubble"] > 0 else "-"
-        print(f"{name:18s} {tps:9.0f} {rel_t:>7s} {100 * meas:8.1f}% {100 * sim:9.1f}% {100 * (meas - sim):+10.1f} {rel_b:>14s}")
+        print(f"{name:18s} {tps:9.0f} {rel_t:>7s} {100 * meas:8.1f}% {100 * sim:9.1f}% {100 * (meas - sim):+10.1f} "
+              f"{rel_b:>14s}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WORK, debian_html_corpus, replicated  # noqa: E402
-from peers import run_peer  # noqa: E402
+from corpus import WORK, debian_html_corpus, replicated
+from peers import run_peer
 
 
 def extracted_text(copies: int) -> Path:
@@ -42,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=1, help="copies of the corpus (more documents)")
     args = parser.parse_args()
-    from dataprep.inspection import read_table
+    from dataprep.report.inspection import read_table
     from dataprep.transforms.quality import Quality
 
     run = extracted_text(args.copies)
@@ -53,7 +53,8 @@ def main() -> None:
     peer = run_peer("datatrove_quality.py", str(single))
     ids = table.column("id").to_pylist()
     print(f"documents: {len(ids)} (Debian python3.11-doc x{args.copies}, main content)")
-    print(f"{'preset':8} {'agree':>7} {'kept ours':>10} {'kept dt':>8} {'ours s':>8} {'datatrove s':>12} {'speed ratio':>12}")
+    print(f"{'preset':8} {'agree':>7} {'kept ours':>10} {'kept dt':>8} {'ours s':>8} {'datatrove s':>12} "
+          f"{'speed ratio':>12}")
     notes = []
     for preset in ("gopher", "c4", "fineweb"):
         stage = Quality(preset=preset)

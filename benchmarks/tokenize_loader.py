@@ -25,9 +25,9 @@ import fsspec
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WORK  # noqa: E402
-from peers import run_peer  # noqa: E402
-from quality_vs_datatrove import extracted_text  # noqa: E402
+from corpus import WORK
+from peers import run_peer
+from quality_vs_datatrove import extracted_text
 
 
 def main() -> None:
@@ -39,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     from tokenizers import Tokenizer
 
-    from dataprep.inspection import read_table
-    from dataprep.loader import PackedRun, TokenLoader
+    from dataprep.report.inspection import read_table
+    from dataprep.train.loader import PackedRun, TokenLoader
     from dataprep.transforms.tokenize import Tokenize, TrainParams, train_bpe
 
     table = read_table(str(extracted_text(args.copies) / "data"), columns=["id", "text", "source"])
@@ -75,13 +75,15 @@ def main() -> None:
     tokens = sum(len(e.ids) + 1 for e in tok.encode_batch_fast(texts, add_special_tokens=False))
 
     jsonl = WORK / "bench-tokenize.jsonl"
-    jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(table.column("id").to_pylist(), texts)))
+    ids = table.column("id").to_pylist()
+    jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids, texts)))
     peer = run_peer("datatrove_tokenize.py", str(jsonl), str(tok_path), str(args.repeat))
 
     print(f"tokenize: {len(texts)} documents, {tokens / 1e6:.2f} M tokens (Debian python3.11-doc x{args.copies}); "
           f"median of {args.repeat} runs each")
     print(f"{'method':44} {'seconds':>8} {'M tokens/s':>11} {'stage / it':>11}")
-    for name, seconds in [("tokenizers encode_batch_fast, in memory", raw_s), ("dataprep tokenize stage (+ token shards)", stage_s),
+    for name, seconds in [("tokenizers encode_batch_fast, in memory", raw_s),
+                          ("dataprep tokenize stage (+ token shards)", stage_s),
                           ("datatrove DocumentTokenizer", peer["seconds"])]:
         print(f"{name:44} {seconds:8.2f} {tokens / seconds / 1e6:11.2f} {seconds / stage_s:10.2f}x")
 
@@ -99,18 +101,21 @@ def main() -> None:
     batches.close()
     picks = loader.samples_at(loader.batch_size, steps * args.batch_size)
 
-    ids = np.memmap(out / "tokens" / "part-00000.bin", dtype=np.dtype(json.loads((out / "tokens" / "tokens.json").read_text())["dtype"]), mode="r")
+    meta = json.loads((out / "tokens" / "tokens.json").read_text())
+    ids = np.memmap(out / "tokens" / "part-00000.bin", dtype=np.dtype(meta["dtype"]), mode="r")
     t0 = time.perf_counter()
     L = args.seq_len
     for b in range(steps):
-        rows = np.stack([ids[i * L:i * L + L + 1].astype(np.int64) for _, i in picks[b * args.batch_size:(b + 1) * args.batch_size]])
+        window = picks[b * args.batch_size:(b + 1) * args.batch_size]
+        rows = np.stack([ids[i * L:i * L + L + 1].astype(np.int64) for _, i in window])
         torch.from_numpy(rows)
     memmap_s = time.perf_counter() - t0
     n = steps * args.batch_size * L
-    trainer_tokens_s = cpu_trainer_tokens_per_s(args.batch_size, L, json.loads((out / "tokens" / "tokens.json").read_text())["vocab_size"])
+    trainer_tokens_s = cpu_trainer_tokens_per_s(args.batch_size, L, meta["vocab_size"])
     print(f"loader: {steps} batches of {args.batch_size} x {L} tokens")
     print(f"{'method':44} {'seconds':>8} {'M tokens/s':>11} {'loader / it':>11}")
-    for name, seconds in [("plain numpy.memmap reads, same windows", memmap_s), ("dataprep TokenLoader (tensors, prefetch)", loader_s)]:
+    for name, seconds in [("plain numpy.memmap reads, same windows", memmap_s),
+                          ("dataprep TokenLoader (tensors, prefetch)", loader_s)]:
         print(f"{name:44} {seconds:8.3f} {n / seconds / 1e6:11.2f} {(n / loader_s) / (n / seconds):10.2f}x")
     print(f"{'CPU training step, GPT-style 4x256 (consumes)':44} {'':8} {trainer_tokens_s / 1e6:11.5f} "
           f"{(n / loader_s) / trainer_tokens_s:10.0f}x  (loader / trainer demand)")

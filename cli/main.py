@@ -20,23 +20,28 @@ _GC_WAS_ON = gc.isenabled()
 gc.disable()
 atexit.register(gc.freeze)
 
-import json  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-from typing import Any, Iterator  # noqa: E402
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
 
-import click  # noqa: E402
+import click
 
-from dataprep.executor import ExecutorError  # noqa: E402
-from dataprep.io.inputs import InputError  # noqa: E402
-from dataprep.pipeline import LedgerError, OutputError, Pipeline, RunError  # noqa: E402
-from dataprep.recipe import RecipeError, load_recipe  # noqa: E402
+from dataprep.config.errors import ConfigError
+from dataprep.config.recipe import load_recipe
+from dataprep.engine.errors import RunError
+from dataprep.engine.executor import ExecutorError
+from dataprep.engine.ledger import LedgerError
+from dataprep.engine.output_folder import OutputError
+from dataprep.engine.pipeline import Pipeline
+from dataprep.io.inputs import InputError
 
 gc.freeze()
 if _GC_WAS_ON:
     gc.enable()
 
-USAGE_ERRORS = (RecipeError, OutputError, ExecutorError, InputError)
+USAGE_ERRORS = (ConfigError, OutputError, ExecutorError, InputError)
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
@@ -51,12 +56,13 @@ def _fail(exc: BaseException, debug: bool) -> None:
 
 
 def _user_modules_importable(recipe: str) -> None:
-    # `module:Class` stages of the user's own are looked up in the current directory (as
-    # `python -m` would) and beside the recipe; LocalCluster workers inherit this path.
+    # `module:Class` stages of the user's own are looked up beside the recipe and in the current
+    # directory.  They go at the *end* of the path, after the installed packages: a folder that
+    # holds a source checkout (whose `dataprep/` lacks the mapped `cli` and `transforms`) must not
+    # shadow the installed dataprep.  LocalCluster workers inherit this process's sys.path.
     for folder in (os.path.dirname(os.path.abspath(recipe)), os.getcwd()):
         if folder not in sys.path:
-            sys.path.insert(0, folder)
-            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))
+            sys.path.append(folder)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +101,7 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
       dataprep run recipes/quickstart.yaml --resume
       dataprep run recipes/quickstart.yaml --scheduler tcp://127.0.0.1:8786
     """
-    from dataprep.progress import default_progress
+    from dataprep.engine.progress import default_progress
 
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
@@ -109,7 +115,7 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
     try:
         pipeline = Pipeline.from_recipe(load_recipe(recipe, extra))
         progress = default_progress()
-        result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress)
+        result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress, show_worker_logs=debug)
     except (*USAGE_ERRORS, RunError, LedgerError, OSError) as exc:
         if progress is not None:
             progress.stop()
@@ -141,10 +147,13 @@ def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
       dataprep validate recipes/train_tiny.yaml
     """
     if _is_training_config(recipe):
+        from dataprep.cli.train_commands import require_train_extra
+
+        require_train_extra("a training config")
         from dataprep.train.config import load_train_config
         try:
             cfg = load_train_config(recipe, list(overrides))
-        except RecipeError as exc:
+        except ConfigError as exc:
             _fail(exc, debug)
             return
         click.echo(f"{recipe}: ok -- training config {cfg.name}: {cfg.steps} steps, schedule {cfg.pipeline.schedule}")
@@ -162,7 +171,8 @@ def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
 def _is_training_config(path: str) -> bool:
     import yaml
     try:
-        data = yaml.safe_load(open(path, encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False  # load_recipe reports it
     return isinstance(data, dict) and "steps" in data and "stages" not in data
@@ -176,7 +186,8 @@ def _short(value: Any, width: int = 100) -> str:
 
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False))
-@click.option("--samples", default=3, show_default=True, type=click.IntRange(min=0), help="sample documents per stage and reason")
+@click.option("--samples", default=3, show_default=True, type=click.IntRange(min=0),
+              help="sample documents per stage and reason")
 @click.option("--max-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="rows read per folder for the distributions")
 @click.option("--debug", is_flag=True, help="show tracebacks")
@@ -192,14 +203,14 @@ def report(out: str, samples: int, max_rows: int, debug: bool) -> None:
     Example:
       dataprep report out/quickstart && xdg-open out/quickstart/report.html
     """
-    from dataprep.report import build_report
+    from dataprep.report.html import build_report
 
     if not os.path.exists(os.path.join(out, "stats.json")):
         click.echo(f"error: {out} has no stats.json: is it the output folder of a finished run?", err=True)
         sys.exit(2)
     try:
         path = build_report(out, samples=samples, max_rows=max_rows)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - one line (or --debug's traceback), whatever went wrong
         _fail(exc, debug)
         return
     click.echo(f"report: {path}")
@@ -220,7 +231,7 @@ def inspect(path: str, samples: int, debug: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from dataprep.inspection import describe_dataset, describe_run
+    from dataprep.report.inspection import describe_dataset, describe_run
 
     console = Console()
     try:
@@ -258,14 +269,15 @@ def inspect(path: str, samples: int, debug: bool) -> None:
             console.print(f"  {k}: {_short(v)}", markup=False)
 
 
-def _input_texts(paths: tuple[str, ...], fmt: str | None, field: str) -> "Iterator[str]":
+def _input_texts(paths: tuple[str, ...], fmt: str | None, field: str) -> Iterator[str]:
     """Texts of documents read with dataprep's own readers (any input format)."""
     from dataprep.io.inputs import InputSpec, plan_shards
     from dataprep.io.readers import read_shard
 
     if fmt is None:
         first = paths[0]
-        fmt = next((f for f, exts in (("parquet", (".parquet",)), ("jsonl", (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz")))
+        by_extension = (("parquet", (".parquet",)), ("jsonl", (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz")))
+        fmt = next((f for f, exts in by_extension
                     if first.endswith(exts)), "text")
     spec = InputSpec(path=list(paths), format=fmt, text_field=field, unit="line" if fmt == "text" else "file")
     for shard in plan_shards(spec):
@@ -282,7 +294,8 @@ def lm() -> None:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="the ARPA file to write")
 @click.option("--order", default=3, show_default=True, type=click.IntRange(1, 6), help="n-gram order")
-@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "parquet"]), help="input format (default: from the extension)")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "parquet"]),
+              help="input format (default: from the extension)")
 @click.option("--text-field", default="text", show_default=True, help="jsonl/parquet: field holding the text")
 @click.option("--debug", is_flag=True, help="show tracebacks")
 def lm_train(inputs: tuple[str, ...], output: str, order: int, fmt: str | None, text_field: str, debug: bool) -> None:
@@ -293,7 +306,7 @@ def lm_train(inputs: tuple[str, ...], output: str, order: int, fmt: str | None, 
       dataprep lm train wiki_en.txt -o models/en.arpa --order 5
       dataprep lm train out/clean/data --format parquet -o models/en.arpa
     """
-    from dataprep.lm import write_model
+    from dataprep.text.lm import write_model
 
     try:
         path = write_model(_input_texts(inputs, fmt, text_field), output, order=order)
@@ -312,12 +325,14 @@ def classifier() -> None:
 @click.option("--positive", multiple=True, required=True, help="files of good text (label hq); repeatable")
 @click.option("--negative", multiple=True, required=True, help="files of other text (label lq); repeatable")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="the model file to write")
-@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "parquet"]), help="input format (default: from the extension)")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "parquet"]),
+              help="input format (default: from the extension)")
 @click.option("--text-field", default="text", show_default=True, help="jsonl/parquet: field holding the text")
 @click.option("--epoch", default=5, show_default=True, type=click.IntRange(1, 100))
 @click.option("--seed", default=0, show_default=True, help="seed of the shuffle and of fastText")
 @click.option("--dim", default=64, show_default=True, type=click.IntRange(2, 1000), help="vector size")
-@click.option("--bucket", default=2_000_000, show_default=True, type=click.IntRange(1000), help="hashed n-gram buckets (model size ~ bucket x dim x 4 bytes)")
+@click.option("--bucket", default=2_000_000, show_default=True, type=click.IntRange(1000),
+              help="hashed n-gram buckets (model size ~ bucket x dim x 4 bytes)")
 @click.option("--debug", is_flag=True, help="show tracebacks")
 def classifier_train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, fmt: str | None,
                      text_field: str, epoch: int, seed: int, dim: int, bucket: int, debug: bool) -> None:

@@ -7,7 +7,20 @@ import sys
 
 import click
 
-from dataprep.recipe import Problem, RecipeError
+from dataprep.config.errors import ConfigError
+
+TRAIN_MODULES = ("torch", "matplotlib")
+
+
+def require_train_extra(command: str) -> None:
+    """Exit with a usage error naming the extra when the trainer's libraries are not installed."""
+    import importlib.util
+
+    missing = [m for m in TRAIN_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        click.echo(f"error: {command} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
+                   "installed: pip install 'dataprep[train]'", err=True)
+        sys.exit(2)
 
 
 @click.command()
@@ -32,32 +45,15 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
       dataprep train recipes/train_tiny.yaml --resume
       torchrun --nproc-per-node 2 -m dataprep.train.launch recipes/train_tiny.yaml
     """
+    require_train_extra("dataprep train")
     from dataprep.train.config import load_train_config
     from dataprep.train.launch import run_this_rank, spawn, under_torchrun
-    from dataprep.tokens import open_run
-    from dataprep.train.partition import PartitionError, split_model
-    from dataprep.train.schedules import ScheduleError, get_schedule
-    from dataprep.train.trainer import model_config
+    from dataprep.train.preflight import check_training
 
     try:
         cfg = load_train_config(config, list(overrides))
-        vocab = set()
-        for run in cfg.run_weights:
-            try:
-                vocab.add(open_run(run)[0]["vocab_size"])
-            except FileNotFoundError as exc:
-                raise RecipeError(config, [Problem("data.runs", f"{exc}")]) from None
-        if len(vocab) != 1:
-            raise RecipeError(config, [Problem("data.runs", f"the runs use different vocabularies {sorted(vocab)}")])
-        ranks = int(os.environ["WORLD_SIZE"]) if under_torchrun() else nproc
-        spec = get_schedule(cfg.pipeline.schedule)
-        v = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
-        try:
-            spec.check(ranks, v, cfg.data.microbatches)
-            split_model(model_config(cfg, vocab.pop()), ranks * v, cfg.pipeline.balance)
-        except (ScheduleError, PartitionError) as exc:
-            raise RecipeError(config, [Problem("pipeline", f"{exc} (ranks: {ranks} from --nproc)")]) from None
-    except RecipeError as exc:
+        check_training(cfg, int(os.environ["WORLD_SIZE"]) if under_torchrun() else nproc, config)
+    except ConfigError as exc:
         if debug:
             raise
         click.echo(f"error: {exc}", err=True)
@@ -73,7 +69,8 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
 
 
 @click.command()
-@click.option("--schedule", "name", metavar="NAME", help="gpipe, 1f1b, interleaved-1f1b, looped-bfs, zb-h1, zb-h2, zb-v, dualpipe-v")
+@click.option("--schedule", "name", metavar="NAME",
+              help="gpipe, 1f1b, interleaved-1f1b, looped-bfs, zb-h1, zb-h2, zb-v, dualpipe-v")
 @click.option("--stages", "ranks", type=click.IntRange(min=1), help="pipeline ranks P")
 @click.option("--microbatches", type=click.IntRange(min=1), help="microbatches M per step")
 @click.option("--stages-per-rank", type=click.IntRange(min=1), help="model chunks per rank (default: the schedule's)")
@@ -82,7 +79,8 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
 @click.option("--w", "tw", default=1.0, show_default=True, help="weight-gradient backward time")
 @click.option("--comm", type=float, help="time to send one activation or gradient between ranks "
               "(default 0; with --measured: the transfer time measured in that run)")
-@click.option("--no-sync", is_flag=True, help="no optimizer barrier between steps (ZB's post-validation): steady-state period")
+@click.option("--no-sync", is_flag=True,
+              help="no optimizer barrier between steps (ZB's post-validation): steady-state period")
 @click.option("--measured", type=click.Path(exists=True), help="a training output folder or timeline.json: "
               "simulate with its measured op costs and draw it beside the measured timeline")
 @click.option("--plot", type=click.Path(dir_okay=False), help="write the Gantt chart to this PNG")
@@ -101,9 +99,11 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
       dataprep simulate --schedule zb-h1 --stages 4 --microbatches 8 --f 1 --b 1.5 --w 0.7
       dataprep simulate --measured out/train-tiny --plot timeline.png
     """
+    require_train_extra("dataprep simulate")
     from dataprep.train.gantt import draw_gantt
     from dataprep.train.schedules import ScheduleError, get_schedule, rank_actions
-    from dataprep.train.simulate import OpCosts, simulate as run_simulation
+    from dataprep.train.simulate import OpCosts
+    from dataprep.train.simulate import simulate as run_simulation
     from dataprep.train.timeline import draw_timeline, load_timeline, measured_spans, predict
 
     if measured:
@@ -115,7 +115,8 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
         click.echo(f"{doc['schedule']}: {doc['ranks']} ranks, {doc['microbatches']} microbatches (measured op costs, "
                    f"transfer {1e3 * (doc.get('comm_s', 0.0) if comm is None else comm):.3f} ms)")
         click.echo(f"  simulated: step {1e3 * sim.step_time:.2f} ms, bubble {100 * sim.mean_bubble:.1f}%")
-        click.echo(f"  measured:  step {1e3 * step:.2f} ms, bubble {100 * (1 - sum(busy) / (step * len(busy))):.1f}% (one step)")
+        bubble = 1 - sum(busy) / (step * len(busy))
+        click.echo(f"  measured:  step {1e3 * step:.2f} ms, bubble {100 * bubble:.1f}% (one step)")
         if plot:
             click.echo(f"plot: {draw_timeline(doc, plot)}")
         return
@@ -139,4 +140,5 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
     for r in range(ranks):
         click.echo(f"  {r:4d}  {sim.idle[r]:7.3f}  {100 * sim.bubble[r]:5.1f}%  {sim.peak_inflight[r]}")
     if plot:
-        click.echo(f"plot: {draw_gantt(plot, sim.spans, ranks, f'{name}  P={ranks} M={microbatches}  bubble {100 * sim.mean_bubble:.1f}%')}")
+        title = f"{name}  P={ranks} M={microbatches}  bubble {100 * sim.mean_bubble:.1f}%"
+        click.echo(f"plot: {draw_gantt(plot, sim.spans, ranks, title)}")

@@ -21,14 +21,21 @@ its docstring); the planner splits the fused per-shard work around it.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, create_model
+
+if TYPE_CHECKING:  # the engine hands barriers their summaries; the contract only names the type
+    import fsspec
+
+    from dataprep.engine.summaries import Summaries
 
 
 class Params(BaseModel):
@@ -63,6 +70,10 @@ class ShardSink(Protocol):
     def abort(self) -> None: ...
 
 
+class MissingRequirementError(ImportError):
+    """A stage needs a Python module that is not installed; the message names the pip extra."""
+
+
 class Transform:
     """Base class of every stage: a batch (``pyarrow.Table``) in, a :class:`StageOutput` out.
 
@@ -79,10 +90,18 @@ class Transform:
     name: ClassVar[str | None] = None
     #: True for stages that need every shard before processing any (see GlobalTransform)
     barrier: ClassVar[bool] = False
+    #: modules the stage imports in ``setup`` that a base install may lack, each with the pip
+    #: extra that installs it: checked when the stage is configured, before any work
+    requires: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)
         self._ready = False
+        for module, extra in self.requires.items():
+            if importlib.util.find_spec(module) is None:
+                raise MissingRequirementError(
+                    f"the {self.stage_name()} stage needs the Python module {module!r}, which is not installed: "
+                    f"pip install 'dataprep[{extra}]'")
 
     # -- identity ---------------------------------------------------------------------
     @classmethod
@@ -100,13 +119,14 @@ class Transform:
 
     def slug(self) -> str:
         """A file-system-safe short name, used for ``removed/<NN-slug>``."""
-        return "".join(c if c.isalnum() or c in "-_" else "-" for c in self.stage_name().split(":")[-1].split(".")[-1]).lower()
+        short = self.stage_name().split(":")[-1].split(".")[-1]
+        return "".join(c if c.isalnum() or c in "-_" else "-" for c in short).lower()
 
     # -- lifecycle --------------------------------------------------------------------
     def setup(self) -> None:
         """Load models or other heavy state. Called once per worker process before use."""
 
-    def ensure_setup(self) -> "Transform":
+    def ensure_setup(self) -> Transform:
         """Call :meth:`setup` once; remember which attributes it created."""
         if not self._ready:
             before = set(self.__dict__)
@@ -129,8 +149,10 @@ class Transform:
     def process(self, batch: pa.Table) -> StageOutput:
         raise NotImplementedError(f"{type(self).__name__} must implement process()")
 
-    def open_sink(self, fs: Any, root: str, shard: str) -> ShardSink | None:
-        """A sink for extra per-shard files, or None (the default: data/ only)."""
+    def open_sink(self, fs: fsspec.AbstractFileSystem, root: str, shard: str, state: Any = None) -> ShardSink | None:
+        """A sink for extra per-shard files under ``root`` (the run's folder), or None (the
+        default: data/ only).  ``state`` is what :meth:`GlobalTransform.shard_state` gave this
+        shard (None for a per-shard stage)."""
         return None
 
     def __repr__(self) -> str:
@@ -215,63 +237,6 @@ def split_by_reason(table: pa.Table, reasons: pa.Array, removed_source: pa.Table
     removed = source.filter(removed_mask)
     removed = set_columns(removed, {"reason": reasons.filter(removed_mask)})
     return StageOutput(kept=kept, removed=removed)
-
-
-#: summary rows per exchange partition by default: ~40-50 bytes each (an id, a key, a shard
-#: name), so ~200 MB of Arrow per task before its sort; 4M rows are 285k documents of 14 bands
-PARTITION_ROWS = 4_000_000
-
-
-@dataclass
-class Summaries:
-    """The per-shard summaries of a barrier stage, as Parquet files (one per shard, in shard
-    order), and a folder of the run where :meth:`GlobalTransform.combine` may write its state."""
-
-    paths: list[str]
-    shards: list[str]
-    storage_options: dict
-    workdir: str
-    #: the shard files the barrier will apply to (same order), for stages that must re-read
-    #: some documents in combine (e.g. to verify candidates)
-    inputs: list[str] = field(default_factory=list)
-
-    def tables(self) -> list[pa.Table]:
-        """Every shard's summary, read into memory (fine for small summaries)."""
-        import fsspec
-        import pyarrow.parquet as pq
-
-        out = []
-        for path in self.paths:
-            with fsspec.open(path, "rb", **self.storage_options) as f:
-                out.append(pq.read_table(f))
-        return out
-
-    def rows(self) -> int:
-        """Rows of all summaries together, from the Parquet footers (no data is read)."""
-        import fsspec
-        import pyarrow.parquet as pq
-
-        total = 0
-        for path in self.paths:
-            with fsspec.open(path, "rb", **self.storage_options) as f:
-                total += pq.ParquetFile(f).metadata.num_rows
-        return total
-
-    def partitions(self, rows_per_partition: int = PARTITION_ROWS) -> int:
-        """A default for :meth:`exchange`: enough partitions that each holds at most
-        ``rows_per_partition`` summary rows, so a task's memory stays bounded whatever the corpus
-        size, and a corpus that fits one task is not split (every partition costs a file per
-        shard and, for graphs, propagation rounds)."""
-        return max(1, -(-self.rows() // rows_per_partition))
-
-    def exchange(self, client: Any, parts: int, assign: Callable[[pa.Table], Any], reduce: Callable[[pa.Table, int], Any],
-                 columns: list[str] | None = None) -> list[Any]:
-        """Regroup all summaries into ``parts`` partitions across Dask tasks and return
-        ``reduce`` of each (see :mod:`dataprep.exchange`), for summaries too large for one worker."""
-        from dataprep.exchange import exchange
-
-        return exchange(client, self.paths, parts, f"{self.workdir}/exchange", assign, reduce, columns,
-                        self.storage_options)
 
 
 class GlobalTransform(Transform):

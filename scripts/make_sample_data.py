@@ -67,7 +67,8 @@ SENTENCES = {
         "Le musée a rouvert son aile nord avec une collection de cartes dessinées par les premiers marins.",
         "Des étirements réguliers le matin aident beaucoup de personnes à éviter le mal de dos au travail.",
         "La mise à jour corrige un défaut qui réveillait l'ordinateur portable au milieu de la nuit.",
-        "Les agriculteurs de la vallée attendent une bonne récolte, car la pluie du printemps est tombée au bon moment.",
+        "Les agriculteurs de la vallée attendent une bonne récolte, "
+        "car la pluie du printemps est tombée au bon moment.",
         "Les élèves de l'école du quartier ont construit une station météo et publient leurs relevés chaque semaine.",
         "Si vous gardez les tomates au réfrigérateur, elles perdent une grande partie de leur goût en quelques jours.",
         "La commission publiera son rapport final sur les transports publics avant la fin de l'année.",
@@ -98,7 +99,8 @@ SENTENCES = {
     ],
     "it": [
         "Il vecchio ponte sul fiume è stato ricostruito in pietra dopo la grande alluvione del secolo scorso.",
-        "Molti cuochi dilettanti scoprono che il pane fresco richiede meno lievito di quanto indicato sulla confezione.",
+        "Molti cuochi dilettanti scoprono che il pane fresco richiede meno lievito "
+        "di quanto indicato sulla confezione.",
         "Un piccolo orto può sfamare una famiglia per tutta l'estate se le aiuole sono pianificate con cura.",
         "Il consiglio comunale ha votato martedì il prolungamento delle piste ciclabili lungo il porto.",
         "Gli ingegneri hanno provato la nuova batteria per tre mesi prima di approvarla per gli autobus.",
@@ -107,7 +109,8 @@ SENTENCES = {
         "Il museo ha riaperto l'ala nord con una raccolta di carte disegnate dai primi navigatori.",
         "Fare stretching ogni mattina aiuta molte persone a evitare il mal di schiena durante il lavoro.",
         "L'aggiornamento corregge un difetto che faceva accendere il portatile nel cuore della notte.",
-        "Gli agricoltori della valle si aspettano un buon raccolto perché la pioggia di primavera è arrivata al momento giusto.",
+        "Gli agricoltori della valle si aspettano un buon raccolto "
+        "perché la pioggia di primavera è arrivata al momento giusto.",
         "I bambini della scuola del quartiere hanno costruito una stazione meteo e pubblicano i dati ogni settimana.",
         "Se conservi i pomodori in frigorifero, perdono gran parte del loro sapore in pochi giorni.",
         "La commissione pubblicherà la relazione finale sui trasporti pubblici entro la fine dell'anno.",
@@ -196,7 +199,8 @@ def page(rng: random.Random, lang: str, with_content: bool = True) -> str:
     if with_content:
         paragraphs = []
         for _ in range(rng.randint(3, 7)):
-            paragraphs.append("<p>" + " ".join(html.escape(s) for s in rng.sample(sentences, rng.randint(2, 5))) + "</p>")
+            chosen = rng.sample(sentences, rng.randint(2, 5))
+            paragraphs.append("<p>" + " ".join(html.escape(s) for s in chosen) + "</p>")
         body = f"<article><h1>{html.escape(title)}</h1>{''.join(paragraphs)}</article>"
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -219,7 +223,8 @@ def main(out: Path) -> None:
             count += 1
     (out / "misc").mkdir(exist_ok=True)
     for i in range(8):  # pages that are all chrome, no article: extract removes them
-        (out / "misc" / f"empty-{i:02d}.html").write_text(page(rng, rng.choice(list(SENTENCES)), with_content=False), encoding="utf-8")
+        empty = page(rng, rng.choice(list(SENTENCES)), with_content=False)
+        (out / "misc" / f"empty-{i:02d}.html").write_text(empty, encoding="utf-8")
         count += 1
     for i, lang in enumerate(["en", "de", "fr", "en", "es", "it"]):  # exact copies under other names
         src = out / lang / f"page-{i:03d}.html"
@@ -229,4 +234,5 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "recipes" / "data" / "web")
+    default = Path(__file__).resolve().parent.parent / "recipes" / "data" / "web"
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else default)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dataprep.io.inputs import InputSpec, plan_shards
 from dataprep.io.readers import read_shard
-from dataprep.lm import write_model
+from dataprep.text.lm import write_model
 from dataprep.transforms.classifier import train_classifier
 from dataprep.transforms.extract import Extract
 

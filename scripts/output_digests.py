@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,8 @@ def run_all(work: Path, dataprep: str) -> dict[str, dict[str, str]]:
     work.mkdir(parents=True)
     results = {}
     every = work / "every-stage"
-    recipes = [("every-stage", _every_stage(every)), ("bad-jsonl", _bad_jsonl(work / "bad-jsonl", every / "tokens" / "tokenizer.json")),
+    recipes = [("every-stage", _every_stage(every)),
+               ("bad-jsonl", _bad_jsonl(work / "bad-jsonl", every / "tokens" / "tokenizer.json")),
                ("quickstart", _quickstart(work / "quickstart"))]
     for name, recipe in recipes:
         path = work / f"{name}.yaml"
@@ -115,14 +117,15 @@ def compare(a: dict, b: dict) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("work", nargs="?", type=Path, help="a scratch folder for the runs (deleted first)")
-    parser.add_argument("--dataprep", default="dataprep", help="the dataprep executable to measure")
+    parser.add_argument("--dataprep", default="dataprep", help="the dataprep executable to measure (found on the PATH)")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     args = parser.parse_args()
     if args.compare:
         sys.exit(compare(*(json.loads(p.read_text()) for p in args.compare)))
     if args.work is None:
         parser.error("give WORKDIR (or --compare BEFORE AFTER)")
-    json.dump(run_all(args.work, args.dataprep), sys.stdout, indent=1, sort_keys=True)
+    dataprep = os.path.abspath(shutil.which(args.dataprep) or args.dataprep)
+    json.dump(run_all(args.work, dataprep), sys.stdout, indent=1, sort_keys=True)
     print()
 
 

@@ -24,8 +24,8 @@ if str(REPO) not in sys.path:
 def client():
     """A real two-worker LocalCluster (processes), started as runs start theirs, shared by the
     tests that need one."""
-    from dataprep.executor import dask_client
-    from dataprep.recipe import ExecutorSpec
+    from dataprep.config.recipe import ExecutorSpec
+    from dataprep.engine.executor import dask_client
 
     with dask_client(ExecutorSpec(workers=2, processes=True)) as c:
         yield c

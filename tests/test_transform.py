@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from dataprep import Drop, Filter, Map, Params, Transform
-from dataprep.plan import plan_groups
-from dataprep.registry import StageLookupError, resolve_stage
+from dataprep.config.registry import StageLookupError, resolve_stage
+from dataprep.engine.plan import plan_groups
 from dataprep.schema import DOCUMENT_SCHEMA
 from tests.helpers.transforms import BelowMedian, CountSetup, MinLength, shout
 
@@ -115,7 +115,7 @@ def test_summaries_default_partitions_hold_at_most_the_rows_asked(tmp_path: Path
     Parquet footers), not the number of shards."""
     import pyarrow.parquet as pq
 
-    from dataprep.transform import Summaries
+    from dataprep.engine.summaries import Summaries
 
     paths = []
     for i, n in enumerate([5, 0, 12]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataprep.inspection import read_table
+from dataprep.report.inspection import read_table
 from tests.conftest import REPO, run_cli
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from dataprep.io.atomic import atomic_path
 from dataprep.schema import TEXT
 from dataprep.transform import Filter, Params
 
@@ -35,7 +36,8 @@ def prepare(text: pa.Array, max_chars: int | None = None) -> list[str]:
 
 
 def train_classifier(positive: Iterable[str], negative: Iterable[str], output: str, *, epoch: int = 5,
-                     dim: int = 64, word_ngrams: int = 2, lr: float = 0.5, seed: int = 0, bucket: int = 2_000_000) -> str:
+                     dim: int = 64, word_ngrams: int = 2, lr: float = 0.5, seed: int = 0,
+                     bucket: int = 2_000_000) -> str:
     """Fit and save a fastText model with labels ``hq`` / ``lq`` (one thread: reproducible)."""
     import fasttext
 
@@ -52,7 +54,8 @@ def train_classifier(positive: Iterable[str], negative: Iterable[str], output: s
                                           thread=1, seed=seed, verbose=0, minCount=1, bucket=bucket)
     finally:
         os.unlink(train_path)
-    model.save_model(output)
+    with atomic_path(output) as tmp:
+        model.save_model(tmp)
     return output
 
 
@@ -79,10 +82,11 @@ class Classifier(Filter):
         self.model = fasttext.load_model(self.params.model)
         self.label = f"__label__{self.params.positive_label}"
         if len(self.model.get_labels()) != 2:
-            raise ValueError(f"classifier.model: a two-label model is expected (hq/lq), got {len(self.model.get_labels())} labels")
+            raise ValueError(f"classifier.model: a two-label model is expected (hq/lq), "
+                             f"got {len(self.model.get_labels())} labels")
         if self.label not in self.model.get_labels():
             raise ValueError(f"classifier.positive_label: {self.params.positive_label!r} is not a label of the model "
-                             f"({', '.join(l.removeprefix('__label__') for l in self.model.get_labels())})")
+                             f"({', '.join(label.removeprefix('__label__') for label in self.model.get_labels())})")
 
     def score(self, batch: pa.Table) -> dict[str, pa.Array]:
         texts = prepare(batch.column(TEXT), self.params.max_chars)

@@ -3,7 +3,7 @@
 A barrier stage on Dask.  Each shard task hashes its documents' normalised text (128-bit
 BLAKE2b; normalisation with Arrow kernels: Unicode NFC, lower case, runs of white space made
 one space, trimmed) and writes ``(hash, id, shard)`` as its summary.  ``combine`` exchanges
-the hashes between Dask tasks into ``partitions`` partitions (:mod:`dataprep.exchange`, so no
+the hashes between Dask tasks into ``partitions`` partitions (:mod:`dataprep.engine.exchange`, so no
 single worker holds the whole corpus), keeps the smallest ``id`` of every group as its
 representative, and writes the other members, partitioned by shard.  Each shard then loads only its own
 removals.  Removed documents carry ``duplicate_of`` (the representative's id).
@@ -23,16 +23,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from dataprep import removals
-from dataprep.exchange import key_partition
+from dataprep.dedup import removals
+from dataprep.engine.exchange import key_partition
+from dataprep.engine.summaries import Summaries
+from dataprep.io.state_files import reset_folder
 from dataprep.schema import ID, TEXT
-from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
+from dataprep.transform import GlobalTransform, Params, StageOutput
 
 
 class DedupExactParams(Params):
     lowercase: bool = Field(True, description="compare texts in lower case")
     collapse_whitespace: bool = Field(True, description="compare with runs of white space made one space, trimmed")
-    partitions: int | None = Field(None, ge=1, description="partitions for grouping hashes (default: one per 4M documents)")
+    partitions: int | None = Field(None, ge=1,
+                                   description="partitions for grouping hashes (default: one per 4M documents)")
 
 
 def normalise(text: pa.Array, lowercase: bool, collapse_whitespace: bool) -> pa.Array:
@@ -72,7 +75,7 @@ class DedupExact(GlobalTransform):
         from distributed import worker_client
 
         out = f"{summaries.workdir}/duplicates"
-        removals.reset(out, summaries.storage_options)
+        reset_folder(out, summaries.storage_options)
         parts = self.params.partitions or summaries.partitions()
         with worker_client() as client:
             found = summaries.exchange(client, parts, key_partition("h1", parts), _duplicates,

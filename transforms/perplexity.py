@@ -2,7 +2,7 @@
 
 ``perplexity`` scores each document with the KenLM model of its language (``model: {en:
 en.arpa, de: de.bin}``, or one path for every document), on text normalised exactly as
-``dataprep lm train`` normalised its training text (:func:`dataprep.lm.normalise_lines`;
+``dataprep lm train`` normalised its training text (:func:`dataprep.text.lm.normalise_lines`;
 normalisation runs on the whole batch with Arrow kernels, then each line is one call into
 KenLM).  The document's perplexity is ``10 ** (-sum of line log10 scores / tokens)``, tokens
 counting one end-of-line each.  It adds ``perplexity`` (float32) and removes documents above
@@ -11,6 +11,10 @@ counting one end-of-line each.  It adds ``perplexity`` (float32) and removes doc
 ``perplexity_buckets`` is the CCNet split into head / middle / tail by percentiles of
 perplexity *per language over the whole run* (a barrier stage), optionally keeping only some
 buckets (``perplexity_buckets:<bucket>``).
+
+KenLM is the ``perplexity`` extra (``pip install 'dataprep[perplexity]'``): a prebuilt wheel
+where one exists, the source build elsewhere; without it the stage is refused when the recipe
+is validated.  ``perplexity_buckets`` needs only the ``perplexity`` column.
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
-from dataprep.lm import normalise_lines
+from dataprep.engine.summaries import Summaries
 from dataprep.schema import TEXT
-from dataprep.transform import Filter, GlobalTransform, Params, StageOutput, Summaries, set_columns, split_by_reason
+from dataprep.text.lm import normalise_lines
+from dataprep.transform import Filter, GlobalTransform, Params, StageOutput, set_columns, split_by_reason
 
 Bucket = Literal["head", "middle", "tail"]
 
@@ -63,7 +69,8 @@ class PerplexityParams(Params):
     lang_field: str = Field("lang", description="column with the document language (from langid)")
     max: float | None = Field(None, gt=0, description="remove documents with a higher perplexity")
     no_model: Literal["keep", "remove"] = Field("keep", description="documents of a language without a model")
-    cutoffs: dict[str, list[float]] | None = Field(None, description="{lang or '*': [head_max, middle_max]} for perplexity_bucket")
+    cutoffs: dict[str, list[float]] | None = Field(
+        None, description="{lang or '*': [head_max, middle_max]} for perplexity_bucket")
     keep_buckets: list[Bucket] | None = Field(None, description="with cutoffs: buckets to keep")
 
     @field_validator("cutoffs")
@@ -80,6 +87,7 @@ class Perplexity(Filter):
 
     name = "perplexity"
     Params = PerplexityParams
+    requires = {"kenlm": "perplexity"}
 
     def setup(self) -> None:
         import kenlm
@@ -124,12 +132,12 @@ class Perplexity(Filter):
         if self.params.no_model == "remove":
             reasons[~has_model] = "perplexity:no_model"
         if self.params.max is not None:
-            reasons[(ppl > self.params.max) & (reasons == None)] = "perplexity:too_high"  # noqa: E711
+            reasons[(ppl > self.params.max) & (reasons == None)] = "perplexity:too_high"  # noqa: E711 - element-wise on a NumPy array
         if self.params.keep_buckets is not None and "perplexity_bucket" in scored.schema.names:
             buckets = np.array(scored.column("perplexity_bucket").to_pylist(), dtype=object)
             drop = np.array([b is not None and b not in self.params.keep_buckets for b in buckets])
             for b in ("head", "middle", "tail"):
-                reasons[drop & (buckets == b) & (reasons == None)] = f"perplexity:{b}"  # noqa: E711
+                reasons[drop & (buckets == b) & (reasons == None)] = f"perplexity:{b}"  # noqa: E711 - element-wise on a NumPy array
         return pa.array(reasons.tolist(), pa.string())
 
 

@@ -18,7 +18,7 @@ overridden, and ``null`` turns a single rule off):
 Presets: ``gopher`` (= gopher_quality + gopher_repetition), ``c4``, ``fineweb``.
 Rule sets run in that order; a removed document's ``reason`` names the first rule it failed,
 e.g. ``gopher:min_mean_word_length``.  Each rule's value is stored as a ``quality_*`` column.
-Words are defined in :mod:`dataprep.text` (Chinese and Japanese: one word per character).
+Words are defined in :mod:`dataprep.text.stats` (Chinese and Japanese: one word per character).
 Sentences (for C4) are counted by a rule, not by a trained splitter: a sentence ends at ``.``,
 ``!`` or ``?`` followed by a space and an upper-case letter, digit or quote, or at line end.
 """
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from dataprep.schema import TEXT
-from dataprep.text import TextStats, duplicates, ngram_ids
+from dataprep.text.stats import TextStats, duplicates, ngram_ids
 from dataprep.transform import Params, StageOutput, Transform, set_columns, split_by_reason
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
@@ -51,9 +51,11 @@ class GopherQualityRules(Params):
     max_symbol_word_ratio: float | None = Field(0.1, description="most '#' per word, and most '...'/'…' per word")
     max_bullet_lines_ratio: float | None = Field(0.9, description="most lines starting with a bullet (• or -)")
     max_ellipsis_lines_ratio: float | None = Field(0.3, description="most lines ending with an ellipsis")
-    min_alpha_words_ratio: float | None = Field(0.8, description="fewest words containing a letter, as a share of words")
+    min_alpha_words_ratio: float | None = Field(0.8,
+                                                description="fewest words containing a letter, as a share of words")
     min_stop_words: int | None = Field(2, description="fewest distinct stop words present")
-    stop_words: list[str] = Field(default_factory=lambda: list(STOP_WORDS), description="the stop words (case-sensitive)")
+    stop_words: list[str] = Field(default_factory=lambda: list(STOP_WORDS),
+                                  description="the stop words (case-sensitive)")
 
 
 class GopherRepetitionRules(Params):
@@ -83,7 +85,8 @@ class C4Rules(Params):
 
 class FineWebRules(Params):
     line_punct_thr: float | None = Field(0.12, description="fewest lines ending in terminal punctuation, as a share")
-    line_punct_exclude_zero: bool = Field(False, description="do not remove documents where no line ends in punctuation")
+    line_punct_exclude_zero: bool = Field(False,
+                                          description="do not remove documents where no line ends in punctuation")
     short_line_thr: float | None = Field(0.67, description="most lines of at most short_line_length characters")
     short_line_length: int = Field(30, description="a short line has at most this many characters")
     char_duplicates_ratio: float | None = Field(0.01, description="most characters in repeated lines")
@@ -101,9 +104,10 @@ class QualityParams(Params):
     fineweb: FineWebRules | None = Field(None, description="FineWeb rules")
 
     @model_validator(mode="after")
-    def _enable_presets(self) -> "QualityParams":
+    def _enable_presets(self) -> QualityParams:
         presets = [self.preset] if isinstance(self.preset, str) else list(self.preset)
-        expanded = {p for name in presets for p in (["gopher_quality", "gopher_repetition"] if name == "gopher" else [name])}
+        expanded = {p for name in presets
+                    for p in (["gopher_quality", "gopher_repetition"] if name == "gopher" else [name])}
         defaults = {"gopher_quality": GopherQualityRules, "gopher_repetition": GopherRepetitionRules,
                     "c4": C4Rules, "fineweb": FineWebRules}
         for name in expanded:
@@ -129,6 +133,11 @@ class _Decisions:
     def fail(self, mask: np.ndarray, reason: str) -> None:
         mask = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711 - element-wise
         self.reason[mask] = reason
+
+
+def _per_doc(doc: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum of ``weights`` (or a count) per document ``0..n-1``, given the document of each piece."""
+    return np.bincount(doc, weights=weights, minlength=n)[:n]
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -201,7 +210,7 @@ class Quality(Transform):
                   "line": (r.max_dup_line_frac, r.max_dup_line_char_frac)}
         for kind, (values, doc) in pieces.items():
             dup, dup_chars = duplicates(values, doc, s.n)
-            for name, value, limit in ((f"dup_{kind}_frac", _ratio(dup, np.bincount(doc, minlength=s.n)[: s.n]), limits[kind][0]),
+            for name, value, limit in ((f"dup_{kind}_frac", _ratio(dup, _per_doc(doc, s.n)), limits[kind][0]),
                                        (f"dup_{kind}_char_frac", _ratio(dup_chars, chars), limits[kind][1])):
                 frac = d.value(name, value)
                 if limit is not None:
@@ -265,18 +274,17 @@ class Quality(Transform):
         for reason in ("c4:lorem_ipsum", "c4:curly_bracket"):
             d.fail(doc_fail_reason == reason, reason)
         sentences = np.asarray(pc.count_substring_regex(lines, SENTENCE_BREAK), dtype=np.int64) + 1
-        n_sent = d.value("c4_sentences", np.bincount(line_doc, weights=np.where(keep, sentences, 0), minlength=s.n)[: s.n],
-                         integer=True)
-        d.value("c4_kept_lines_ratio", _ratio(np.bincount(line_doc, weights=keep.astype(float), minlength=s.n)[: s.n],
-                                              np.bincount(line_doc, minlength=s.n)[: s.n]))
+        n_sent = d.value("c4_sentences", _per_doc(line_doc, s.n, np.where(keep, sentences, 0)), integer=True)
+        d.value("c4_kept_lines_ratio", _ratio(_per_doc(line_doc, s.n, keep.astype(float)), _per_doc(line_doc, s.n)))
         if r.min_num_sentences is not None:
             d.fail(n_sent < r.min_num_sentences, "c4:too_few_sentences")
         if not r.rewrite:
             return None
         kept_lines = lines.filter(pa.array(keep))
-        counts = np.bincount(line_doc[keep], minlength=s.n)[: s.n]
+        counts = _per_doc(line_doc[keep], s.n)
         offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, kept_lines.cast(pa.large_string())), pa.scalar("\n", pa.large_string()))
+        per_doc = pa.ListArray.from_arrays(offsets, kept_lines.cast(pa.large_string()))
+        joined = pc.binary_join(per_doc, pa.scalar("\n", pa.large_string()))
         return pc.utf8_trim_whitespace(joined).cast(pa.large_string())
 
     # -- FineWeb ----------------------------------------------------------------------------------
@@ -284,17 +292,17 @@ class Quality(Transform):
         lines, line_doc = _split(s.text, "\n", regex=False)
         nonblank = np.asarray(pc.match_substring_regex(lines, r"\S"), dtype=bool)
         lines, line_doc = lines.filter(pa.array(nonblank)), line_doc[nonblank]
-        n_lines = np.bincount(line_doc, minlength=s.n)[: s.n]
+        n_lines = _per_doc(line_doc, s.n)
         d.fail(n_lines == 0, "fineweb:empty")
         ends = np.asarray(pc.match_substring_regex(lines, f"[{TERMINAL}]$"), dtype=np.float64)
-        punct = d.value("line_punct_ratio", _ratio(np.bincount(line_doc, weights=ends, minlength=s.n)[: s.n], n_lines))
+        punct = d.value("line_punct_ratio", _ratio(_per_doc(line_doc, s.n, ends), n_lines))
         if r.line_punct_thr is not None:
             low = punct < r.line_punct_thr
             if r.line_punct_exclude_zero:
                 low &= punct != 0
             d.fail(low & (n_lines > 0), "fineweb:line_punct_ratio")
         short = np.asarray(pc.utf8_length(lines), dtype=np.int64) <= r.short_line_length
-        short_ratio = d.value("short_line_ratio", _ratio(np.bincount(line_doc, weights=short.astype(float), minlength=s.n)[: s.n], n_lines))
+        short_ratio = d.value("short_line_ratio", _ratio(_per_doc(line_doc, s.n, short.astype(float)), n_lines))
         if r.short_line_thr is not None:
             d.fail(short_ratio > r.short_line_thr, "fineweb:short_line_ratio")
         _, dup_chars = duplicates(lines, line_doc, s.n)

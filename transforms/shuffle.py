@@ -3,7 +3,7 @@
 Every document gets the key ``hash(seed, id)`` (64 bits).  The output is all documents in key
 order, cut into as many shards as the input had, so the order of the concatenated output is
 a function of the documents and the seed only -- not of the workers, nor of how the input was
-sharded.  It runs as an exchange of Dask tasks over Parquet files (:mod:`dataprep.exchange`,
+sharded.  It runs as an exchange of Dask tasks over Parquet files (:mod:`dataprep.engine.exchange`,
 Arrow types survive exactly): each input shard splits its documents by key range
 ``[j * 2^64 / P, ...)``; output shard j gathers range j from every input, sorts it by key and
 writes it.
@@ -14,7 +14,6 @@ Memory: one input shard (map) or one output shard (reduce) per task.  The stages
 
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 from typing import Any
 
@@ -24,10 +23,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from dataprep.exchange import exchange
+from dataprep.engine.exchange import exchange
+from dataprep.engine.summaries import Summaries
+from dataprep.io.state_files import reset_folder
 from dataprep.io.writer import ParquetShardWriter
 from dataprep.schema import ID
-from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries
+from dataprep.text.hashing import seeded_keys
+from dataprep.transform import GlobalTransform, Params, StageOutput
 
 
 class ShuffleParams(Params):
@@ -35,8 +37,8 @@ class ShuffleParams(Params):
 
 
 def shuffle_keys(ids: list[str], seed: int) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.blake2b(f"{seed}/{i}".encode(), digest_size=8).digest(), "big")
-                     for i in ids], dtype=np.uint64)
+    """The key of the shuffled order (documents sorted by it, ties by id)."""
+    return seeded_keys(ids, seed, sep="/", byteorder="big")
 
 
 def _buckets(keys: np.ndarray, parts: int) -> np.ndarray:
@@ -76,10 +78,8 @@ class Shuffle(GlobalTransform):
         """Shuffle the inputs into ``len(summaries.inputs)`` new shards; return their paths."""
         from distributed import worker_client
 
-        from dataprep import removals
-
         parts = len(summaries.inputs)
-        removals.reset(summaries.workdir, summaries.storage_options)
+        reset_folder(summaries.workdir, summaries.storage_options)
         with fsspec.open(summaries.inputs[0], "rb", **summaries.storage_options) as f:
             schema = pq.ParquetFile(f).schema_arrow
         with worker_client() as client:

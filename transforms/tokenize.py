@@ -8,12 +8,11 @@ workers), their texts are read back, one task per shard, and a byte-level BPE is
 them with Hugging Face ``tokenizers`` and saved in the run.  Encoding uses the fastest batch
 API the installed ``tokenizers`` offers (``encode_batch_fast`` when present).  Every document
 ends with the end-of-document token.  Documents keep their columns in ``data/`` and gain
-``n_tokens``; the ids go to ``tokens/`` (see :mod:`dataprep.tokens`); stats count ``tokens``.
+``n_tokens``; the ids go to ``tokens/`` (see :mod:`dataprep.io.tokens`); stats count ``tokens``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import fsspec
@@ -23,9 +22,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
+from dataprep.engine.summaries import Summaries
+from dataprep.io.tokens import TokenShardWriter
 from dataprep.schema import ID, TEXT
-from dataprep.tokens import TokenShardWriter
-from dataprep.transform import GlobalTransform, Params, StageOutput, Summaries, set_columns
+from dataprep.text.hashing import seeded_keys
+from dataprep.transform import GlobalTransform, Params, StageOutput, set_columns
 
 EOS = "<|endoftext|>"
 
@@ -44,7 +45,7 @@ class TokenizeParams(Params):
     eos_token: str = Field(EOS, description="appended to every document; must be in the vocabulary")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "TokenizeParams":
+    def _one_source(self) -> TokenizeParams:
         if (self.tokenizer is None) == (self.train is None):
             raise ValueError("give either tokenizer: path/to/tokenizer.json or train: {vocab_size: ...}")
         if self.train is not None and self.eos_token not in self.train.special_tokens:
@@ -53,8 +54,8 @@ class TokenizeParams(Params):
 
 
 def sample_keys(ids: list[str], seed: int) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(), "little")
-                     for i in ids], dtype=np.uint64)
+    """The key that orders documents for the training sample (smallest first)."""
+    return seeded_keys(ids, seed, sep=":", byteorder="little")
 
 
 def train_bpe(texts: list[str], params: TrainParams) -> str:
@@ -154,12 +155,8 @@ class Tokenize(GlobalTransform):
     def apply(self, batch: pa.Table, state: str) -> StageOutput:
         return self._encode(batch, state)
 
-    def shard_state(self, state: Any, shard: str) -> Any:
-        self._current = state
-        return state
-
-    def open_sink(self, fs: Any, root: str, shard: str) -> "_TokenSink":
-        source = getattr(self, "_current", None) if self.barrier else self.params.tokenizer
+    def open_sink(self, fs: Any, root: str, shard: str, state: Any = None) -> _TokenSink:
+        source = state if self.barrier else self.params.tokenizer  # the trained tokenizer's JSON, or the file
         tok, eos, as_json = self._tokenizer(source)
         return _TokenSink(TokenShardWriter(fs, root, shard, tok.get_vocab_size(with_added_tokens=True), eos, as_json))
 

@@ -36,7 +36,8 @@ class UrlFilterParams(Params):
     domains: list[str] = Field(default_factory=list, description="blocked domains, inline")
     substrings: list[str] = Field(default_factory=list, description="blocked URL substrings, inline")
     url_field: str = Field("url", description="column holding the URL")
-    missing: Literal["keep", "remove"] = Field("keep", description="documents without a URL: keep or remove (url_filter:no_url)")
+    missing: Literal["keep", "remove"] = Field(
+        "keep", description="documents without a URL: keep or remove (url_filter:no_url)")
 
 
 class UrlFilter(Filter):
@@ -77,11 +78,12 @@ class UrlFilter(Filter):
                 suffix = shorter
         blocked_sub = np.zeros(n, dtype=bool)
         if self.substring_re:
-            blocked_sub = np.asarray(pc.fill_null(pc.match_substring_regex(pc.utf8_lower(urls), self.substring_re), False), dtype=bool)
+            found = pc.match_substring_regex(pc.utf8_lower(urls), self.substring_re)
+            blocked_sub = np.asarray(pc.fill_null(found, False), dtype=bool)
         missing = np.asarray(pc.is_null(urls), dtype=bool) | (np.asarray(pc.fill_null(pc.utf8_length(urls), 0)) == 0)
         reasons = np.full(n, None, dtype=object)
         if self.params.missing == "remove":
             reasons[missing] = "url_filter:no_url"
-        reasons[blocked_domain & (reasons == None)] = "url_filter:blocked_domain"  # noqa: E711
-        reasons[blocked_sub & (reasons == None)] = "url_filter:blocked_substring"  # noqa: E711
+        reasons[blocked_domain & (reasons == None)] = "url_filter:blocked_domain"  # noqa: E711 - element-wise on a NumPy array
+        reasons[blocked_sub & (reasons == None)] = "url_filter:blocked_substring"  # noqa: E711 - element-wise on a NumPy array
         return pa.array(reasons.tolist(), pa.string())

@@ -22,7 +22,12 @@ from pathlib import Path
 
 def datatrove_kept(path: Path, work: Path) -> list[str]:
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
+    from datatrove.pipeline.dedup import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
@@ -31,15 +36,19 @@ def datatrove_kept(path: Path, work: Path) -> list[str]:
 
     config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64))
     words = TreebankWords()
-    reader = lambda: JsonlReader(str(path.parent), glob_pattern=path.name, text_key="text", id_key="id")  # noqa: E731
+    def reader() -> JsonlReader:
+        return JsonlReader(str(path.parent), glob_pattern=path.name, text_key="text", id_key="id")
+
     for pipeline in (
         [reader(), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config, language=words)],
         [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)],
         [MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=config)],
-        [reader(), MinhashDedupFilter(input_folder=str(work / "remove")), JsonlWriter(str(work / "out"), compression=None)],
+        [reader(), MinhashDedupFilter(input_folder=str(work / "remove")),
+         JsonlWriter(str(work / "out"), compression=None)],
     ):
         tasks = config.num_buckets if isinstance(pipeline[0], MinhashDedupBuckets) else 1
-        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1, logging_dir=str(work / "logs" / str(time.time_ns())),
+        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1,
+                              logging_dir=str(work / "logs" / str(time.time_ns())),
                               skip_completed=False).run()
     return [json.loads(line)["id"] for f in sorted((work / "out").glob("*.jsonl")) for line in f.open()]
 

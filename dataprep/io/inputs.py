@@ -46,13 +46,16 @@ class InputSpec(BaseModel):
 
     path: str | list[str] = Field(description="local path, glob or fsspec URL (s3://, gs://, ...); a list of them")
     format: Format = Field(description="html | warc | jsonl | parquet | text")
-    shard_size: ByteSize = Field(default=ByteSize(64 * 1024 * 1024), description="target input bytes per shard (e.g. 64MB)")
+    shard_size: ByteSize = Field(default=ByteSize(64 * 1024 * 1024),
+                                 description="target input bytes per shard (e.g. 64MB)")
     batch_size: int = Field(default=512, ge=1, description="documents per batch inside a shard task")
     max_document_size: ByteSize | None = Field(
         default=ByteSize(16 * 1024 * 1024),
-        description="documents whose text is larger (UTF-8 bytes) are quarantined as document_too_large; null: no limit")
+        description="documents whose text is larger (UTF-8 bytes) are quarantined as document_too_large; "
+                    "null: no limit")
     text_field: str = Field(default="text", description="jsonl/parquet: the field holding the text")
-    id_field: str | None = Field(default=None, description="jsonl/parquet: a field to use as id (default: derived from source)")
+    id_field: str | None = Field(default=None,
+                                 description="jsonl/parquet: a field to use as id (default: derived from source)")
     keep_fields: list[str] = Field(default_factory=list, description="jsonl: other fields to carry as columns")
     unit: Literal["file", "line"] = Field(default="file", description="text: one document per file or per line")
     storage_options: dict = Field(default_factory=dict, description="fsspec options for the input filesystem")
@@ -188,7 +191,7 @@ def _parquet_row_group_ranges(fs: fsspec.AbstractFileSystem, path: str, limit: i
     try:
         with fs.open(path, "rb") as f:
             meta = pq.ParquetFile(f).metadata
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unreadable footer: one piece, and the reader quarantines the file
         return [None]
     groups: list[tuple[int, ...] | None] = []
     current: list[int] = []

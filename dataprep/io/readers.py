@@ -17,8 +17,9 @@ import contextlib
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import fsspec
 import numpy as np
@@ -63,7 +64,8 @@ class _Batcher:
         for k in self.schema.names[3:]:
             self.rows[k].append(extra.get(k))
 
-    def quarantine(self, source: str, reason: str, error: str, raw: bytes | None = None, raw_size: int | None = None) -> None:
+    def quarantine(self, source: str, reason: str, error: str, raw: bytes | None = None,
+                   raw_size: int | None = None) -> None:
         self.bad.append({
             "id": document_id(source), "source": source, "reason": reason, "error": error[:2000],
             "raw_size": raw_size if raw_size is not None else (len(raw) if raw is not None else None),
@@ -82,7 +84,8 @@ class _Batcher:
             yield ReadBatch(table.slice(start, self.batch_size), empty)
 
     def emit(self) -> ReadBatch:
-        batch = ReadBatch(pa.table(self.rows, schema=self.schema), pa.Table.from_pylist(self.bad, schema=QUARANTINE_SCHEMA))
+        batch = ReadBatch(pa.table(self.rows, schema=self.schema),
+                          pa.Table.from_pylist(self.bad, schema=QUARANTINE_SCHEMA))
         self.rows = {f.name: [] for f in self.schema}
         self.bad = []
         return batch
@@ -90,7 +93,9 @@ class _Batcher:
 
 def read_shard(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
     """Yield the documents of one shard in batches (see the module docstring)."""
-    reader = {"html": _read_html, "text": _read_text, "jsonl": _read_jsonl, "warc": _read_warc, "parquet": _read_parquet}[spec.format]
+    readers = {"html": _read_html, "text": _read_text, "jsonl": _read_jsonl, "warc": _read_warc,
+               "parquet": _read_parquet}
+    reader = readers[spec.format]
     yield from reader(shard, spec)
 
 
@@ -306,13 +311,14 @@ def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse, parse_block=
             batcher.quarantine(piece.relpath, "empty_file", "file has 0 bytes", raw=b"")
             continue
         try:
-            for pos, block in _line_blocks(piece, spec):
-                runs = _parsed_runs(parse_block, block, pos, piece.relpath, spec, schema) if parse_block else [(pos, block, None)]
-                for pos, run, table in runs:
+            for block_pos, block in _line_blocks(piece, spec):
+                runs = (_parsed_runs(parse_block, block, block_pos, piece.relpath, spec, schema) if parse_block
+                        else [(block_pos, block, None)])
+                for run_pos, run, table in runs:
                     if table is not None:
                         yield from batcher.emit_with(table)
                         continue
-                    for pos, line in _block_lines(pos, run):
+                    for pos, line in _block_lines(run_pos, run):
                         if not line.strip():
                             continue  # blank lines are separators, not documents
                         parse(batcher, f"{piece.relpath}:{pos}", line, spec)
@@ -321,7 +327,7 @@ def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse, parse_block=
         except EOFError as exc:
             batcher.quarantine(f"{piece.relpath}@truncated", "truncated_input",
                                f"{type(exc).__name__}: {exc} (after offset {pos})", raw_size=piece.size)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever a reader raises, the rest of the file is quarantined
             batcher.quarantine(f"{piece.relpath}@error", "read_error",
                                f"{type(exc).__name__}: {exc} (after offset {pos})", raw_size=piece.size)
     yield batcher.emit()
@@ -358,7 +364,8 @@ def _jsonl_line(batcher: _Batcher, source: str, line: bytes, spec: InputSpec) ->
         return batcher.quarantine(source, "invalid_json", f"expected an object, got {type(record).__name__}", raw=line)
     text = record.get(spec.text_field)
     if text is None:
-        return batcher.quarantine(source, "missing_text_field", f"no field {spec.text_field!r} (input.text_field)", raw=line)
+        return batcher.quarantine(source, "missing_text_field", f"no field {spec.text_field!r} (input.text_field)",
+                                  raw=line)
     if not isinstance(text, str):
         return batcher.quarantine(source, "text_not_string", f"{spec.text_field!r} is {type(text).__name__}", raw=line)
     doc_id = _as_column_value(record.get(spec.id_field)) if spec.id_field else None
@@ -380,9 +387,11 @@ def _jsonl_block(block: bytes, pos: int, relpath: str, spec: InputSpec, schema: 
     maybe_blank = np.flatnonzero((starts == ends) | _BLANK[buf[np.minimum(starts, len(buf) - 1)]])
     blank = [i for i in maybe_blank.tolist() if not block[starts[i]:ends[i]].strip()]
     starts = np.delete(starts, blank)  # blank lines are separators, not documents
-    fields = {spec.text_field: pa.large_string(), **{name: pa.string() for name in [spec.id_field, *spec.keep_fields] if name}}
+    carried = [name for name in [spec.id_field, *spec.keep_fields] if name]
+    fields = {spec.text_field: pa.large_string(), **{name: pa.string() for name in carried}}
     try:
-        parsed = pj.read_json(pa.BufferReader(block), read_options=pj.ReadOptions(use_threads=False, block_size=len(block) + 1),
+        options = pj.ReadOptions(use_threads=False, block_size=len(block) + 1)
+        parsed = pj.read_json(pa.BufferReader(block), read_options=options,
                               parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields),
                                                             unexpected_field_behavior="ignore"))
         parsed.validate(full=True)  # the JSON reader does not check UTF-8
@@ -391,7 +400,8 @@ def _jsonl_block(block: bytes, pos: int, relpath: str, spec: InputSpec, schema: 
     text = parsed.column(spec.text_field)
     if parsed.num_rows != len(starts) or text.null_count:
         return None
-    if spec.max_document_size is not None and len(text) and pc.max(pc.binary_length(text)).as_py() > spec.max_document_size:
+    limit = spec.max_document_size
+    if limit is not None and len(text) and pc.max(pc.binary_length(text)).as_py() > limit:
         return None
     sources = pc.binary_join_element_wise(f"{relpath}:", pa.array(pos + starts).cast(pa.string()), "")
     ids = parsed.column(spec.id_field) if spec.id_field else pa.nulls(len(starts), pa.string())
@@ -446,7 +456,7 @@ def _read_warc(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
                                     warc_record_id=record.record_id, content_type=content_type)
                     if batcher.full():
                         yield batcher.emit()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - whatever a reader raises, the rest of the file is quarantined
             reason = "truncated_input" if isinstance(exc, EOFError) else "read_error"
             batcher.quarantine(f"{piece.relpath}#{n}@error", reason, f"{type(exc).__name__}: {exc} (after {n} records)",
                                raw_size=piece.size)
@@ -467,7 +477,8 @@ def _read_parquet(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
             with fsspec.open(piece.path, "rb", **spec.storage_options) as f:
                 pf = pq.ParquetFile(f)
                 if spec.text_field not in pf.schema_arrow.names:
-                    raise _WrongSchema(f"no column {spec.text_field!r} (input.text_field); columns: {', '.join(pf.schema_arrow.names)}")
+                    raise _WrongSchema(f"no column {spec.text_field!r} (input.text_field); "
+                                       f"columns: {', '.join(pf.schema_arrow.names)}")
                 groups = list(piece.row_groups) if piece.row_groups is not None else list(range(pf.num_row_groups))
                 row0 = sum(pf.metadata.row_group(i).num_rows for i in range(groups[0])) if groups else 0
                 for rb in pf.iter_batches(batch_size=spec.batch_size, row_groups=groups):
@@ -477,7 +488,7 @@ def _read_parquet(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
                     yield _split_too_large(_parquet_documents(table, sources, spec, pc), spec.max_document_size, pc)
         except _WrongSchema as exc:
             yield _one_quarantined(piece, "wrong_schema", str(exc))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - an unreadable Parquet file is quarantined, not fatal
             yield _one_quarantined(piece, "read_error", f"{type(exc).__name__}: {exc}")
 
 
@@ -493,7 +504,8 @@ def _split_too_large(docs: pa.Table, limit: int | None, pc) -> ReadBatch:
     large = docs.filter(big)
     for source, size, text in zip(large.column("source").to_pylist(), pc.filter(sizes, big).to_pylist(),
                                   pc.utf8_slice_codeunits(large.column(TEXT), 0, QUARANTINE_RAW_LIMIT).to_pylist()):
-        batcher.quarantine(source, "document_too_large", f"text of {size:,} bytes > input.max_document_size ({limit:,})",
+        batcher.quarantine(source, "document_too_large",
+                           f"text of {size:,} bytes > input.max_document_size ({limit:,})",
                            raw=text.encode("utf-8", "replace"), raw_size=size)
     return ReadBatch(docs.filter(pc.invert(big)), batcher.emit().quarantine)
 

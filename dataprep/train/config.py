@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dataprep.recipe import load_yaml_model
+from dataprep.config.yaml_source import load_yaml_model
 from dataprep.train.schedules import SCHEDULES
 
 
@@ -24,9 +24,10 @@ class DataSpec(_Strict):
     prefetch: int = Field(8, ge=1, description="batches assembled ahead by the loader's thread")
 
     @model_validator(mode="after")
-    def _divisible(self) -> "DataSpec":
+    def _divisible(self) -> DataSpec:
         if self.batch_size % self.microbatches:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of microbatches ({self.microbatches}); "
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of microbatches "
+                             f"({self.microbatches}); "
                              f"e.g. batch_size: {-(-self.batch_size // self.microbatches) * self.microbatches}")
         return self
 
@@ -38,7 +39,7 @@ class ModelSpec(_Strict):
     mlp_ratio: int = Field(4, ge=1, description="MLP hidden size / d_model")
 
     @model_validator(mode="after")
-    def _heads(self) -> "ModelSpec":
+    def _heads(self) -> ModelSpec:
         if self.d_model % self.heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
         return self
@@ -70,7 +71,8 @@ class OptimSpec(_Strict):
 class TrainOutputSpec(_Strict):
     path: str = Field(description="folder for metrics.jsonl, checkpoints/, PNGs and summary.json")
     checkpoint_every: int = Field(0, ge=0, description="save every N steps (0: only at the end)")
-    timeline_step: int | None = Field(None, ge=1, description="step whose measured timeline is kept (default: the last)")
+    timeline_step: int | None = Field(None, ge=1,
+                                      description="step whose measured timeline is kept (default: the last)")
 
 
 class TrainConfig(_Strict):
@@ -78,7 +80,8 @@ class TrainConfig(_Strict):
     name: str = Field("train", description="shown in logs and summary.json")
     seed: int = Field(0, description="seeds weights and data order")
     steps: int = Field(ge=1, description="optimizer steps to train")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA with NCCL if present, else CPU with gloo")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA with NCCL if present, else CPU with gloo")
     data: DataSpec
     model: ModelSpec = ModelSpec()
     pipeline: PipelineSpec = PipelineSpec()
@@ -98,10 +101,10 @@ class TrainConfig(_Strict):
         if isinstance(runs, str):
             return {runs: 1.0}
         if isinstance(runs, list):
-            return {r: 1.0 for r in runs}
+            return dict.fromkeys(runs, 1.0)
         return dict(runs)
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read and validate a training config; raises :class:`dataprep.recipe.RecipeError` listing every problem."""
+    """Read and validate a training config; raises :class:`dataprep.config.errors.ConfigError` listing every problem."""
     return load_yaml_model(path, TrainConfig, overrides, what="training config")  # type: ignore[return-value]

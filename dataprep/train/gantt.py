@@ -7,9 +7,10 @@ beside the simulated one, on the same time unit (milliseconds) for comparison.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+from dataprep.io.atomic import atomic_path
 from dataprep.train.simulate import Span
 
 COLORS = {"F": "#4C78A8", "B": "#54A24B", "I": "#72B7B2", "W": "#F58518"}
@@ -49,7 +50,7 @@ def draw_gantt(path: str | Path, spans: Sequence[Span], ranks: int, title: str, 
                loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path

@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"error: rank {os.environ.get('RANK', '?')}: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+        print(f"error: rank {os.environ.get('RANK', '?')}: {type(exc).__name__}: {exc} "
+              "(run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
 

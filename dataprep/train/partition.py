@@ -112,12 +112,14 @@ def uniform_partition(cfg: GPTConfig, stages: int) -> Partition:
     """Equal numbers of blocks per stage; embeddings join the first stage, the head the last."""
     _check(cfg, stages)
     if cfg.layers < stages:
-        raise PartitionError(f"a uniform split needs at least one block per stage: {cfg.layers} layers < {stages} stages")
+        raise PartitionError(f"a uniform split needs at least one block per stage: "
+                             f"{cfg.layers} layers < {stages} stages")
     if cfg.layers % stages:
         raise PartitionError(f"a uniform split needs layers divisible by stages: {cfg.layers} layers, {stages} stages "
                              f"({cfg.layers} = {stages} x {cfg.layers // stages} + {cfg.layers % stages})")
     per = cfg.layers // stages
     cost = piece_costs(cfg)
     prefix = np.concatenate([[0.0], np.cumsum(cost)])
-    bounds = [(0 if k == 0 else 1 + k * per, 1 + (k + 1) * per if k < stages - 1 else cfg.pieces) for k in range(stages)]
+    bounds = [(0 if k == 0 else 1 + k * per, 1 + (k + 1) * per if k < stages - 1 else cfg.pieces)
+              for k in range(stages)]
     return Partition(tuple(bounds), tuple(float(prefix[b] - prefix[a]) for a, b in bounds), cfg)

@@ -32,18 +32,31 @@ separated by an optimizer barrier (see :mod:`dataprep.train.simulate`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from unittest import mock
 
-from torch.distributed.pipelining import (PipelineStage, Schedule1F1B, ScheduleDualPipeV, ScheduleGPipe,
-                                          ScheduleInterleaved1F1B, ScheduleInterleavedZeroBubble,
-                                          ScheduleLoopedBFS, ScheduleZBVZeroBubble)
-from torch.distributed.pipelining.schedules import (PipelineScheduleMulti, _Action, _ComputationType,
-                                                    _PipelineScheduleRuntime)
+from torch.distributed.pipelining import (
+    PipelineStage,
+    Schedule1F1B,
+    ScheduleDualPipeV,
+    ScheduleGPipe,
+    ScheduleInterleaved1F1B,
+    ScheduleInterleavedZeroBubble,
+    ScheduleLoopedBFS,
+    ScheduleZBVZeroBubble,
+)
+from torch.distributed.pipelining.schedules import (
+    PipelineScheduleMulti,
+    _Action,
+    _ComputationType,
+    _PipelineScheduleRuntime,
+)
 
-F, B, I, W = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD, _ComputationType.BACKWARD_INPUT,
-              _ComputationType.BACKWARD_WEIGHT)
+# the Zero Bubble paper's names of the four passes
+F, B, I, W = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD,  # noqa: E741 - I: the paper's name
+              _ComputationType.BACKWARD_INPUT, _ComputationType.BACKWARD_WEIGHT)
 
 
 class ScheduleError(ValueError):
@@ -150,7 +163,8 @@ SCHEDULES: dict[str, ScheduleSpec] = {s.name: s for s in [
     ScheduleSpec("zb-h1", ScheduleInterleavedZeroBubble, 1, lambda v: v >= 1, "loop",
                  "zero bubble H1: backward split into input and weight parts"),
     ScheduleSpec("zb-h2", ScheduleZBH2, 1, _one, "loop", "zero bubble H2: more warm-up forwards; one stage per rank"),
-    ScheduleSpec("zb-v", ScheduleZBVZeroBubble, 2, lambda v: v == 2, "v", "V-shaped zero bubble: exactly 2 stages per rank"),
+    ScheduleSpec("zb-v", ScheduleZBVZeroBubble, 2, lambda v: v == 2, "v",
+                 "V-shaped zero bubble: exactly 2 stages per rank"),
     ScheduleSpec("dualpipe-v", ScheduleDualPipeV, 2, lambda v: v == 2, "v", "DualPipe-V: exactly 2 stages per rank"),
 ]}
 
@@ -173,7 +187,8 @@ def _shape_only_stages(spec: ScheduleSpec, ranks: int, stages_per_rank: int) -> 
     return out
 
 
-def rank_actions(name: str, ranks: int, microbatches: int, stages_per_rank: int | None = None) -> dict[int, list[_Action]]:
+def rank_actions(name: str, ranks: int, microbatches: int,
+                 stages_per_rank: int | None = None) -> dict[int, list[_Action]]:
     """The compute actions each rank runs, in order."""
     spec = get_schedule(name)
     v = stages_per_rank or spec.default_stages_per_rank

@@ -24,13 +24,14 @@ No library computes this from the library's own action lists, hence this module.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 from torch.distributed.pipelining.schedules import _Action, _ComputationType
 
-F, B, I, W, OVERLAP = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD, _ComputationType.BACKWARD_INPUT,
-                       _ComputationType.BACKWARD_WEIGHT, _ComputationType.OVERLAP_F_B)
+# the Zero Bubble paper's names of the passes
+F, B, I, W, OVERLAP = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD,  # noqa: E741 - I: the paper's name
+                       _ComputationType.BACKWARD_INPUT, _ComputationType.BACKWARD_WEIGHT, _ComputationType.OVERLAP_F_B)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class OpCosts:
     comm: float = 0.0
 
     def of(self, kind: _ComputationType, stage: int) -> float:
-        pick = lambda v: v[stage] if isinstance(v, Sequence) else v  # noqa: E731
+        def pick(v: float | Sequence[float]) -> float:
+            return v[stage] if isinstance(v, Sequence) else v
+
         if kind == F:
             return pick(self.f)
         if kind == I:
@@ -105,8 +108,8 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
              for r in ranks}
     iterations = 1 if sync else (iterations or 6)
     done: dict[tuple, float] = {}  # (kind, stage, mb, iteration) -> end time ('G' = either gradient kind)
-    free = {r: 0.0 for r in ranks}
-    ptr = {r: 0 for r in ranks}
+    free = dict.fromkeys(ranks, 0.0)
+    ptr = dict.fromkeys(ranks, 0)
     spans: list[Span] = []
     inflight: dict[int, int] = defaultdict(int)
     peak: dict[int, int] = defaultdict(int)
@@ -163,9 +166,10 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
                 progress = True
         if not progress:
             stuck = {r: str(lists[r][ptr[r] % len(lists[r])]) for r in ranks if ptr[r] < total[r]}
-            raise ScheduleDeadlock(f"the schedule cannot proceed: ranks wait on actions whose inputs never come: {stuck}")
+            raise ScheduleDeadlock(f"the schedule cannot proceed: ranks wait on actions whose inputs never come: "
+                                   f"{stuck}")
 
-    for time, r, delta in sorted(events, key=lambda e: (e[0], e[2])):  # frees before allocations at equal times
+    for _, r, delta in sorted(events, key=lambda e: (e[0], e[2])):  # frees before allocations at equal times
         inflight[r] += delta
         peak[r] = max(peak[r], inflight[r])
     busy = [sum(s.end - s.start for s in spans if s.rank == r and s.iteration == iterations - 1) for r in ranks]

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dataprep.io.atomic import atomic_path
 from dataprep.train.gantt import draw_gantt
 from dataprep.train.schedules import get_schedule, rank_actions
 from dataprep.train.simulate import OpCosts, SimResult, Span, simulate
@@ -52,7 +53,9 @@ def measured_spans(doc: dict[str, Any]) -> list[Span]:
 def draw_timeline(doc: dict[str, Any], path: str | Path) -> Path:
     """Simulated (top) and measured (bottom) timelines of one step, in milliseconds."""
     sim = predict(doc)
-    ms = lambda spans: [Span(s.rank, s.kind, s.stage, s.microbatch, 1e3 * s.start, 1e3 * s.end) for s in spans]  # noqa: E731
+    def ms(spans: list[Span]) -> list[Span]:
+        return [Span(s.rank, s.kind, s.stage, s.microbatch, 1e3 * s.start, 1e3 * s.end) for s in spans]
+
     measured = measured_spans(doc)
     return draw_gantt(path, ms(sim.spans), doc["ranks"],
                       f"{doc['schedule']}: simulated from measured op costs (bubble {100 * sim.mean_bubble:.1f}%)",
@@ -76,7 +79,8 @@ def write_training_pngs(out: str | Path) -> list[Path]:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
+        with atomic_path(out / name) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
         written.append(out / name)
     if (out / "timeline.json").exists():

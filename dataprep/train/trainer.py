@@ -34,10 +34,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from dataprep.loader import TokenLoader
+from dataprep.io.atomic import write_local_atomic
 from dataprep.train.config import TrainConfig
-from dataprep.train.model import GPTConfig, token_loss
+from dataprep.train.loader import TokenLoader
+from dataprep.train.model import token_loss
 from dataprep.train.pipeline import RankPipeline, build_rank_pipeline
+from dataprep.train.preflight import gpt_config
 from dataprep.train.schedules import get_schedule
 
 CHECKPOINTS = "checkpoints"
@@ -64,12 +66,6 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def model_config(cfg: TrainConfig, vocab_size: int) -> GPTConfig:
-    m = cfg.model
-    return GPTConfig(vocab_size=vocab_size, seq_len=cfg.data.seq_len, layers=m.layers, d_model=m.d_model,
-                     heads=m.heads, mlp_ratio=m.mlp_ratio)
-
-
 def latest_checkpoint(out: Path) -> Path | None:
     """The newest complete checkpoint folder (``.tmp`` folders are incomplete and ignored)."""
     done = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if p.is_dir() and not p.name.endswith(".tmp")
@@ -94,7 +90,7 @@ class RankTrainer:
         self.stages_per_rank = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
         self.loader = TokenLoader(cfg.run_weights, cfg.data.seq_len, cfg.data.batch_size, seed=cfg.seed,
                                   prefetch=cfg.data.prefetch)
-        self.gpt = model_config(cfg, self.loader.vocab_size)
+        self.gpt = gpt_config(cfg, self.loader.vocab_size)
         self.tokens_per_step = cfg.data.batch_size * cfg.data.seq_len
         self.pipe: RankPipeline = build_rank_pipeline(
             self.gpt, spec, rank=rank, ranks=world, stages_per_rank=self.stages_per_rank,
@@ -126,8 +122,8 @@ class RankTrainer:
         torch.save(self.state_dict(), tmp / f"rank-{self.rank}.pt")
         dist.barrier()
         if self.rank == 0:
-            (tmp / "meta.json").write_text(json.dumps({"step": self.step, "ranks": self.world,
-                                                       "schedule": self.cfg.pipeline.schedule}))
+            write_local_atomic(tmp / "meta.json", json.dumps({"step": self.step, "ranks": self.world,
+                                                              "schedule": self.cfg.pipeline.schedule}))
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         dist.barrier()
@@ -188,7 +184,8 @@ class RankTrainer:
                 "_records": [(k, s, mb, a - t0, b - t0) for k, s, mb, a, b in records]}
 
 
-def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False, echo: bool = True) -> dict[str, Any] | None:
+def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
+               echo: bool = True) -> dict[str, Any] | None:
     """Train on this rank (the process group must be initialised); rank 0 returns the summary."""
     if cfg.uses_cuda:
         local = int(os.environ.get("LOCAL_RANK", rank))
@@ -211,7 +208,7 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
         kept = []
         if trainer.step and metrics_path.exists():  # drop lines past the checkpoint we resume from
             kept = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= trainer.step]
-        metrics_path.write_text("".join(ln + "\n" for ln in kept))
+        write_local_atomic(metrics_path, "".join(ln + "\n" for ln in kept))
         if echo:
             print(f"train: {cfg.name}: {world} ranks, schedule {cfg.pipeline.schedule} "
                   f"({trainer.stages_per_rank} stage{'s' if trainer.stages_per_rank > 1 else ''} per rank), "
@@ -230,7 +227,7 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
         if m["step"] == timeline_step:
             timeline = records
         if rank == 0:
-            with metrics_path.open("a") as f:
+            with metrics_path.open("a") as f:  # a log, one line per step (the one non-atomic write)
                 f.write(json.dumps(m) + "\n")
             if echo:
                 print(f"step {m['step']:5d}  loss {m['loss']:.4f}  lr {m['lr']:.2e}  {m['tokens_per_s']:9.0f} tok/s  "
@@ -250,7 +247,8 @@ def _transfer_seconds(trainer: RankTrainer, repeats: int = 20) -> float:
     tensor of that shape, median of ``repeats``): the simulator's ``comm`` for this run."""
     if trainer.world < 2:
         return 0.0
-    shape = (trainer.cfg.data.batch_size // trainer.cfg.data.microbatches, trainer.cfg.data.seq_len, trainer.gpt.d_model)
+    data = trainer.cfg.data
+    shape = (data.batch_size // data.microbatches, data.seq_len, trainer.gpt.d_model)
     buf = torch.zeros(shape, dtype=torch.float32, device=trainer.device)
     times = []
     dist.barrier()
@@ -283,14 +281,15 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
     costs_all: dict[str, float] = {}
     for g in gathered:
         costs_all.update(g["costs"])
-    doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.world, "stages_per_rank": trainer.stages_per_rank,
+    doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.world,
+           "stages_per_rank": trainer.stages_per_rank,
            "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all, "comm_s": comm,
            "spans": [[g["rank"], *rec] for g in gathered for rec in g["timeline"]],
            "partition": [list(b) for b in trainer.pipe.partition.bounds], "model": asdict(trainer.gpt)}
-    (trainer.out / "timeline.json").write_text(json.dumps(doc))
+    write_local_atomic(trainer.out / "timeline.json", json.dumps(doc))
     from dataprep.train.timeline import predict, write_training_pngs
     summary = _summary(trainer, doc, predict(doc, comm))
-    (trainer.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_local_atomic(trainer.out / "summary.json", json.dumps(summary, indent=2))
     write_training_pngs(trainer.out)
     return summary
 

@@ -35,7 +35,7 @@ def main(rank: int, world: int, init: str, out: str, names: list[str]) -> None:
                                    microbatches=MICROBATCHES, seed=SEED, loss_fn=token_loss, device=torch.device("cpu"))
         losses = pipe.step(inputs, labels)
         grads = {}
-        for s, module in pipe.modules.items():
+        for module in pipe.modules.values():
             names_map = module.reference_names()
             for pname, p in module.named_parameters():
                 grads[names_map[pname]] = p.grad.detach().clone()

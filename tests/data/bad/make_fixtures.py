@@ -2,7 +2,7 @@
 
     python tests/data/bad/make_fixtures.py
 
-Each file is one way real crawls go wrong; tests/test_bad_inputs.py runs every folder through
+Each file is one way real crawls go wrong; tests/io/test_bad_inputs.py runs every folder through
 `dataprep run` and checks where each input ends (kept, removed with a reason, or quarantined
 with a reason) and that the ledger holds.
 """
@@ -44,9 +44,11 @@ def main() -> None:
     html.mkdir(exist_ok=True)
     (html / "good.html").write_text(f"<html><head><title>Harbour</title></head><body><p>{GOOD}</p></body></html>")
     (html / "zero-bytes.html").write_bytes(b"")
-    (html / "nul-bytes.html").write_bytes(b"<html><body><p>" + GOOD.encode() + b"\x00\x00\x00\x01\x02</p></body></html>")
+    nul = b"<html><body><p>" + GOOD.encode() + b"\x00\x00\x00\x01\x02</p></body></html>"
+    (html / "nul-bytes.html").write_bytes(nul)
     depth = 25_000  # > extract.max_depth (10,000): resiliparse would take minutes on it
-    (html / "deeply-nested.html").write_text("<html><body>" + "<div>" * depth + GOOD + "</div>" * depth + "</body></html>")
+    nested = "<html><body>" + "<div>" * depth + GOOD + "</div>" * depth + "</body></html>"
+    (html / "deeply-nested.html").write_text(nested)
 
     lines = HERE / "jsonl"
     lines.mkdir(exist_ok=True)

@@ -1,0 +1,1 @@
+"""Near-duplicate and exact-duplicate machinery: MinHash signatures, byte words, components, removals."""

@@ -1,0 +1,187 @@
+"""The Python API: a :class:`Pipeline` is a recipe in code, and :meth:`Pipeline.run` is what
+``dataprep run`` calls.
+
+A run: check the output folder (:mod:`~dataprep.engine.output_folder`); plan shards from the
+input (on the client, from file listings only) and fuse stages into groups
+(:mod:`~dataprep.engine.plan`); run the groups' task waves on Dask
+(:mod:`~dataprep.engine.run_groups`), which gather only receipts; then, once, sum the receipts
+into stats.json, check the ledger (:mod:`~dataprep.engine.ledger`), and write manifest.json
+and report.html.  Workers read and write the data.
+
+Resume: ``_run.json`` records the resolved recipe and the shard plan.  A shard is done when
+its receipt exists and every file the receipt names is present with the recorded SHA-256;
+anything else is recomputed (tasks are deterministic, so the output is byte-identical).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataprep.config.errors import RecipeError
+from dataprep.config.recipe import ExecutorSpec, OutputSpec, Recipe, load_recipe, validate_data
+from dataprep.engine.errors import RunError
+from dataprep.engine.executor import dask_client
+from dataprep.engine.ledger import LedgerError, check_ledger
+from dataprep.engine.manifest import build_manifest, hash_inputs
+from dataprep.engine.output_folder import OutputError, OutputExistsError, OutputFolder, fingerprint
+from dataprep.engine.plan import plan_groups
+from dataprep.engine.progress import Progress, QuietProgress
+from dataprep.engine.receipt import Receipt
+from dataprep.engine.run_groups import RunPlan, run_groups
+from dataprep.engine.stats import aggregate
+from dataprep.io.inputs import InputSpec, plan_shards
+from dataprep.io.layout import MANIFEST_FILE, STATS_FILE
+from dataprep.transform import Transform
+
+
+@dataclass
+class RunResult:
+    output: str
+    stats: dict[str, Any]
+    skipped_shards: int
+    seconds: float
+
+    @property
+    def data_path(self) -> str:
+        return f"{self.output}/data"
+
+
+def _coerce_stage(stage: Transform | dict | str) -> Transform:
+    if isinstance(stage, Transform):
+        return stage
+    data = validate_data({"name": "x", "input": {"path": ".", "format": "text"}, "output": {"path": "."},
+                          "stages": [stage]}, "<Pipeline stages>", check_inputs=False)
+    return data.stages[0]
+
+
+class Pipeline:
+    """Stages applied to an input, written to an output: the recipe, in code.
+
+    ``stages`` mixes Transform instances (built-in or your own) and recipe-form entries
+    (``{"langid": {"keep": ["en"]}}``).  Example::
+
+        Pipeline(input={"path": "pages/*.html", "format": "html"}, output="out/run",
+                 stages=[Extract(), LangId(keep=["en"]), MyTransform(k=3)]).run(overwrite=True)
+    """
+
+    def __init__(self, input: InputSpec | dict, output: str | OutputSpec | dict,
+                 stages: Sequence[Transform | dict | str] = (), *, name: str = "pipeline", seed: int = 0,
+                 executor: ExecutorSpec | dict | None = None) -> None:
+        self.input = input if isinstance(input, InputSpec) else InputSpec(**input)
+        if isinstance(output, str):
+            output = OutputSpec(path=output)
+        self.output = output if isinstance(output, OutputSpec) else OutputSpec(**output)
+        self.stages = [_coerce_stage(s) for s in stages]
+        self.name = name
+        self.seed = seed
+        self.executor = executor if isinstance(executor, ExecutorSpec) else ExecutorSpec(**(executor or {}))
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe) -> Pipeline:
+        return cls(recipe.input, recipe.output, recipe.transforms(), name=recipe.name, seed=recipe.seed,
+                   executor=recipe.executor)
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> Pipeline:
+        """Load and validate a YAML recipe (with ``--set``-style overrides)."""
+        return cls.from_recipe(load_recipe(path, overrides))
+
+    def resolved(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "seed": self.seed,
+            "input": self.input.model_dump(mode="json"), "output": self.output.model_dump(mode="json"),
+            "executor": self.executor.model_dump(mode="json"),
+            "stages": [s.spec() for s in self.stages],
+        }
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, *, resume: bool = False, overwrite: bool = False, client: Any = None,
+            workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
+            show_worker_logs: bool = False) -> RunResult:
+        """Run on ``client`` if given, else on the executor of the recipe (a LocalCluster by
+        default; ``workers``/``scheduler`` override it).  Raises OutputExistsError,
+        ExecutorError, RunError or LedgerError.  The LocalCluster's workers log to the terminal
+        only with ``show_worker_logs``; a failed run saves their logs under ``logs/``."""
+        if resume and overwrite:
+            raise ValueError("resume and overwrite exclude each other")
+        given = {"workers": workers, "scheduler": scheduler}
+        executor = self.executor.model_copy(update={k: v for k, v in given.items() if v is not None})
+        progress = progress or QuietProgress()
+        folder = OutputFolder.at(self.output.path, self.output.storage_options)
+        folder.check(resume, overwrite)
+        shards = plan_shards(self.input)
+        t0 = time.perf_counter()
+        if client is not None:
+            stats, skipped = self._execute(client, folder, shards, resume, overwrite, progress)
+        else:
+            with dask_client(executor, show_worker_logs) as own_client:  # connect (or fail) before touching the output
+                self._note_dashboard(own_client, executor, progress)
+                stats, skipped = self._execute(own_client, folder, shards, resume, overwrite, progress)
+        return RunResult(output=self.output.path, stats=stats, skipped_shards=skipped, seconds=time.perf_counter() - t0)
+
+    @staticmethod
+    def _note_dashboard(client: Any, executor: ExecutorSpec, progress: Progress) -> None:
+        """Print the Dask dashboard address: always for a remote scheduler, for a LocalCluster
+        when ``executor.dashboard`` asks for it (it needs bokeh, which is optional)."""
+        import importlib.util
+
+        if executor.scheduler == "local" and not executor.dashboard:
+            return
+        if executor.scheduler == "local" and importlib.util.find_spec("bokeh") is None:
+            progress.note("Dask dashboard: not available; install it with `pip install 'bokeh>=3.1'`")
+        elif client.dashboard_link:
+            progress.note(f"Dask dashboard: {client.dashboard_link}")
+
+    def _execute(self, client: Any, folder: OutputFolder, shards: list, resume: bool, overwrite: bool,
+                 progress: Progress) -> tuple[dict[str, Any], int]:
+        folder.prepare(overwrite)
+        folder.claim(fingerprint(self.resolved(), shards), resume)
+        # one hashing task per shard, for the input files that start in it (for manifest.json)
+        owned = [paths for s in shards if (paths := [p.path for p in s.pieces if p.is_first])]
+        hashes = client.map(hash_inputs, owned, storage_options=self.input.storage_options, pure=False, priority=-1)
+        plan = RunPlan(plan_groups(self.stages, self.input.format), shards, self.input, folder.fs, folder.root,
+                       self.output.storage_options)
+        receipts, skipped = run_groups(client, plan, resume, progress)
+        inputs = [x for part in client.gather(hashes) for x in part]
+        return self._write_outcome(folder, receipts, inputs, len(shards), skipped), skipped
+
+    def _write_outcome(self, folder: OutputFolder, receipts: list[Receipt], inputs: list[tuple[str, int, str]],
+                       shards: int, skipped: int) -> dict[str, Any]:
+        """stats.json (after the ledger check), manifest.json and report.html."""
+        stats = aggregate(sorted(receipts, key=lambda r: (r.group, r.shard)), self.stages)
+        errors = check_ledger(stats)
+        if errors:
+            raise LedgerError("the run's counts do not add up:\n  " + "\n  ".join(errors))
+        stats.pop("_files")
+        stats["run"] = {"name": self.name, "shards": shards, "resumed_shards": skipped}
+        folder.write_json(STATS_FILE, stats)
+        folder.write_json(MANIFEST_FILE, build_manifest(self.resolved(), inputs, receipts, shards))
+        if folder.local:
+            _write_report(folder.root)
+        return stats
+
+
+def _write_report(root: str) -> None:
+    """``report.html`` for outputs on a local file system (``dataprep report`` rebuilds it).
+
+    The report reads what the run wrote; a failure to draw it is reported, never a failed run."""
+    from dataprep.report.html import build_report
+    try:
+        build_report(root)
+    except Exception as exc:  # noqa: BLE001 - the data is complete; say what went wrong and go on
+        print(f"warning: report.html not written: {type(exc).__name__}: {exc} (try `dataprep report {root}`)",
+              file=sys.stderr)
+
+
+def run_recipe(path: str | Path, overrides: list[str] | None = None, **kwargs: Any) -> RunResult:
+    """Load, validate and run a YAML recipe: the Python twin of ``dataprep run``."""
+    return Pipeline.load(path, overrides).run(**kwargs)
+
+
+__all__ = ["Pipeline", "RunResult", "run_recipe", "OutputError", "OutputExistsError", "RunError", "LedgerError",
+           "RecipeError"]

@@ -1,0 +1,57 @@
+"""stats.json: the receipts of every shard task summed per stage.
+
+stats.json holds ``input`` (what the readers produced), one entry per stage (documents and
+bytes in and out, removals by reason, extra counters, seconds summed over tasks), ``output``,
+and ``lengths``: documents per length bin (:func:`~dataprep.engine.counts.length_counts`) of
+the output (``kept``) and of every removed document (``removed``), counted as they were
+written, so the report draws the length distribution without reading the text back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from dataprep.engine.counts import LENGTH_BINS_PER_DECADE, add_counts
+from dataprep.engine.receipt import Receipt
+from dataprep.transform import Transform
+
+
+def aggregate(receipts: list[Receipt], stages: list[Transform]) -> dict[str, Any]:
+    """Sum receipts into the stats.json structure (``input``, ``stages``, ``output``,
+    ``lengths``) plus ``_files``: rows per output file, for the ledger check."""
+    reader: dict[str, Any] = {"inputs": 0, "docs": 0, "bytes": 0, "seconds": 0.0, "quarantined": {}}
+    per_stage: dict[int, dict[str, Any]] = {}
+    files: dict[str, int] = {}
+    lengths: dict[str, Any] = {"kept": {}, "removed": {}}
+    for r in receipts:
+        if r.reader is not None:
+            add_counts(reader, asdict(r.reader))
+        if r.lengths is not None:
+            add_counts(lengths, asdict(r.lengths))
+        for idx, counts in r.stages.items():
+            add_counts(per_stage.setdefault(idx, {}), asdict(counts))
+        for f in r.outputs:
+            files[f.path] = f.rows
+    out_stages = []
+    for i, stage in enumerate(stages):
+        s = per_stage.get(i, {})
+        out_stages.append({
+            "index": i,
+            "stage": stage.stage_name(),
+            "docs_in": s.get("docs_in", 0),
+            "docs_out": s.get("docs_out", 0),
+            "bytes_in": s.get("bytes_in", 0),
+            "bytes_out": s.get("bytes_out", 0),
+            "removed": dict(sorted(s.get("removed", {}).items())),
+            "counters": dict(sorted(s.get("counters", {}).items())),
+            "seconds": round(s.get("seconds", 0.0), 3),
+        })
+    reader["seconds"] = round(reader["seconds"], 3)
+    reader["quarantined"] = dict(sorted(reader["quarantined"].items()))
+    final = out_stages[-1]["docs_out"] if out_stages else reader["docs"]
+    out = {"input": reader, "stages": out_stages, "output": {"docs": final}, "_files": files}
+    if all(r.lengths is not None for r in receipts):  # receipts of an older dataprep (a resumed run) have none
+        out["lengths"] = {"bins_per_decade": LENGTH_BINS_PER_DECADE,
+                          **{k: dict(sorted(v.items(), key=lambda kv: int(kv[0]))) for k, v in lengths.items()}}
+    return out

@@ -1,0 +1,1 @@
+"""Vectorised text: statistics, the n-gram language model, hashing helpers."""

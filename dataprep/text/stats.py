@@ -1,0 +1,198 @@
+"""Vectorised text statistics over a batch of documents (Arrow string column in, NumPy out).
+
+Documents are split into words, lines and paragraphs with Arrow compute kernels (RE2 regular
+expressions in C++), flattened into one long array with the index of the document each piece
+belongs to, and reduced per document with ``numpy.bincount``.  No Python loop runs per
+character, word or line; a Python loop runs per *document* only where a rule is sequential by
+definition (Gopher's duplicated n-gram scan), and only for documents that have a repeated
+n-gram at all.
+
+**Words** are whitespace-separated tokens after cutting punctuation off the way Treebank-style
+tokenizers (NLTK's) do: brackets, double and curly quotes, dashes, ``;@#$%&?!*`` and ellipses
+always stand alone, contractions (``'s``, ``n't``, ...) and quoting apostrophes are cut off; commas
+unless between digits; colons unless before a digit; a period only where a sentence ends
+(before a line break, the end, or a space and a capital, digit, bracket or quote) and not
+after a single letter (initials), so ``os.path``, ``3.14``, ``J. Smith`` and ``e.g. this``
+keep theirs.  A word
+is a *symbol* if it has no letter, digit or mark.
+Chinese and Japanese are written without spaces: each Han ideograph, hiragana or katakana
+character counts as one word (character-level words, as in CCNet and multilingual Gopher
+adaptations).  Korean uses spaces and needs nothing special; Thai, Lao, Khmer and Burmese are
+not segmented (a phrase counts as one word).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep.text.hashing import MIX
+from dataprep.text.patterns import LINE_BREAK
+
+CJK = r"([\p{Han}\p{Hiragana}\p{Katakana}])"
+# (pattern, replacement) applied in order; together they cut punctuation off words the way
+# Treebank-style tokenizers do, while keeping dotted names, URLs, numbers and contractions whole
+WORD_SPLITS = [
+    (CJK, r" \1 "),
+    (r"(\.\.\.|…|--|'')", r" \1 "),
+    (r"([;@#$%&?!*\[\](){}<>\"“”‘’«»„–—])", r" \1 "),
+    (r"([^\d]),", r"\1 , "),
+    (r",([^\d]|$)", r" , \1"),
+    (r":([^\d]|$)", r" : \1"),
+    (r"([^.\pL]|\pL\pL)\.(\s*$|\s*\n|\s+[\p{Lu}\pN'(\[)\]}>\"”’])", r"\1 . \2"),
+    (r"(\pL)('(?:s|re|ve|ll|d|m|S|RE|VE|LL|D|M)|n't)(\s|$)", r"\1 \2\3"),
+    (r"(^|\s)'", r"\1' "),
+    (r"([^\s'])'(\s|$)", r"\1 '\2"),
+    (r"\b([Cc])annot\b", r"\1an not"),
+]
+
+
+def _flat(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The values of a list array and, for each, the index of its list."""
+    return pc.list_flatten(lists), np.asarray(pc.list_parent_indices(lists))
+
+
+def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+class TextStats:
+    """Lazily computed per-document statistics of a text column (one value per document)."""
+
+    def __init__(self, text: pa.Array | pa.ChunkedArray) -> None:
+        self.text = _as_array(text).cast(pa.large_string())
+        self.n = len(self.text)
+
+    # -- helpers ------------------------------------------------------------------------
+    def per_doc(self, parents: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(parents, weights=weights, minlength=self.n)[: self.n]
+
+    @cached_property
+    def chars(self) -> np.ndarray:
+        return np.asarray(pc.utf8_length(self.text), dtype=np.int64)
+
+    def count(self, pattern: str) -> np.ndarray:
+        return np.asarray(pc.count_substring(self.text, pattern), dtype=np.int64)
+
+    # -- words ---------------------------------------------------------------------------
+    @cached_property
+    def _words(self) -> tuple[pa.Array, np.ndarray]:
+        spaced = self.text
+        for pattern, replacement in WORD_SPLITS:
+            spaced = pc.replace_substring_regex(spaced, pattern, replacement)
+        words, parents = _flat(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(spaced)))
+        nonempty = np.asarray(pc.greater(pc.utf8_length(words), 0), dtype=bool)  # "" splits into [""]
+        return words.filter(pa.array(nonempty)), parents[nonempty]
+
+    @property
+    def words(self) -> pa.Array:
+        return self._words[0]
+
+    @property
+    def word_doc(self) -> np.ndarray:
+        return self._words[1]
+
+    @cached_property
+    def word_len(self) -> np.ndarray:
+        return np.asarray(pc.utf8_length(self.words), dtype=np.int64)
+
+    @cached_property
+    def n_words(self) -> np.ndarray:
+        return self.per_doc(self.word_doc).astype(np.int64)
+
+    @cached_property
+    def word_is_symbol(self) -> np.ndarray:
+        """True for words without a letter, digit or mark (punctuation and symbols only)."""
+        return ~np.asarray(pc.match_substring_regex(self.words, r"[\pL\pN\pM]"), dtype=bool)
+
+    @cached_property
+    def n_non_symbol_words(self) -> np.ndarray:
+        return self.per_doc(self.word_doc, (~self.word_is_symbol).astype(np.float64)).astype(np.int64)
+
+    @cached_property
+    def mean_word_length(self) -> np.ndarray:
+        keep = ~self.word_is_symbol
+        total = self.per_doc(self.word_doc, np.where(keep, self.word_len, 0).astype(np.float64))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / self.n_non_symbol_words
+
+    @cached_property
+    def n_alpha_words(self) -> np.ndarray:
+        alpha = np.asarray(pc.match_substring_regex(self.words, r"\pL"), dtype=np.float64)
+        return self.per_doc(self.word_doc, alpha)
+
+    def distinct_words_in(self, vocabulary: list[str]) -> np.ndarray:
+        """How many distinct words of ``vocabulary`` each document contains (case-sensitive)."""
+        codes = np.asarray(pc.index_in(self.words, value_set=pa.array(vocabulary, self.words.type)).fill_null(-1))
+        hit = codes >= 0
+        pairs = np.unique(self.word_doc[hit].astype(np.int64) * len(vocabulary) + codes[hit])
+        return self.per_doc(pairs // len(vocabulary)).astype(np.int64)
+
+    @cached_property
+    def word_codes(self) -> np.ndarray:
+        """An integer per word, equal for equal words (within this batch)."""
+        return np.asarray(pc.dictionary_encode(self.words).indices, dtype=np.int64)
+
+    # -- lines and paragraphs --------------------------------------------------------------
+    @cached_property
+    def _lines(self) -> tuple[pa.Array, np.ndarray]:
+        # like str.splitlines(): no empty last line after a final line break, none for ""
+        trimmed = pc.replace_substring_regex(self.text, f"(?:{LINE_BREAK})$", "")
+        split = pc.split_pattern_regex(trimmed, LINE_BREAK)
+        values, parents = _flat(split)
+        empty_doc = self.chars[parents] == 0
+        return values.filter(pa.array(~empty_doc)), parents[~empty_doc]
+
+    @property
+    def lines(self) -> pa.Array:
+        return self._lines[0]
+
+    @property
+    def line_doc(self) -> np.ndarray:
+        return self._lines[1]
+
+    @cached_property
+    def n_lines(self) -> np.ndarray:
+        return self.per_doc(self.line_doc).astype(np.int64)
+
+    def lines_matching(self, pattern: str) -> np.ndarray:
+        hit = np.asarray(pc.match_substring_regex(self.lines, pattern), dtype=np.float64)
+        return self.per_doc(self.line_doc, hit)
+
+
+def duplicates(pieces: pa.Array, parents: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: how many pieces repeat an earlier piece of the same document, and their
+    total characters (a piece's first occurrence is not a duplicate)."""
+    if len(pieces) == 0:
+        return np.zeros(n_docs, np.int64), np.zeros(n_docs, np.int64)
+    codes = np.asarray(pc.dictionary_encode(pieces).indices, dtype=np.int64)
+    keys = parents.astype(np.int64) * (int(codes.max()) + 1) + codes
+    _, first = np.unique(keys, return_index=True)
+    is_dup = np.ones(len(keys), dtype=bool)
+    is_dup[first] = False
+    lengths = np.asarray(pc.utf8_length(pieces), dtype=np.float64)
+    count = np.bincount(parents, weights=is_dup.astype(np.float64), minlength=n_docs)[:n_docs]
+    chars = np.bincount(parents, weights=np.where(is_dup, lengths, 0.0), minlength=n_docs)[:n_docs]
+    return count.astype(np.int64), chars.astype(np.int64)
+
+
+def ngram_ids(codes: np.ndarray, parents: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ids of the word n-grams that lie within one document: (ids, start positions, docs).
+
+    Equal n-grams of the same document get the same id.  N-grams are hashed to 64 bits
+    (multiply-xor over the word codes and the document), so two different n-grams share an id
+    only with probability ~2^-64 per pair; ids are then made dense with one 1-D sort."""
+    if len(codes) < n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.arange(len(codes) - n + 1)
+    starts = starts[parents[starts] == parents[starts + n - 1]]
+    with np.errstate(over="ignore"):
+        h = parents[starts].astype(np.uint64) * MIX
+        for k in range(n):
+            h = (h ^ codes[starts + k].astype(np.uint64)) * MIX
+            h ^= h >> np.uint64(29)
+    _, ids = np.unique(h, return_inverse=True)
+    return ids.reshape(-1).astype(np.int64), starts, parents[starts]

@@ -1,0 +1,1 @@
+"""The pipeline-parallel trainer and the token loader that feeds it."""

@@ -1,0 +1,36 @@
+"""The example recipes in recipes/ run as shipped (output redirected to a temporary folder)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from tests.conftest import REPO, run_cli
+
+
+def run_recipe(name: str, out: Path) -> dict:
+    result = run_cli("run", str(REPO / "recipes" / name), "--set", f"output.path={out}")
+    assert result.returncode == 0, result.stderr
+    return json.loads((out / "stats.json").read_text())
+
+
+def test_fineweb_like_recipe(tmp_path: Path) -> None:
+    stats = run_recipe("fineweb_like.yaml", tmp_path / "fw")
+    assert [s["stage"] for s in stats["stages"]] == ["extract", "langid", "url_filter", "quality", "minhash_dedup",
+                                                      "pii", "shuffle", "tokenize"]
+    assert stats["output"]["docs"] > 20 and stats["stages"][-1]["counters"]["tokens"] > 0
+    langs = ds.dataset(str(tmp_path / "fw" / "data")).to_table(columns=["lang"]).column("lang").to_pylist()
+    assert set(langs) == {"en"}
+
+
+def test_ccnet_like_recipe_buckets_every_language(tmp_path: Path) -> None:
+    stats = run_recipe("ccnet_like.yaml", tmp_path / "cc")
+    assert [s["stage"] for s in stats["stages"]][-1] == "perplexity_buckets"
+    kept = ds.dataset(str(tmp_path / "cc" / "data")).to_table(columns=["lang", "perplexity_bucket"])
+    pairs = Counter(zip(kept.column("lang").to_pylist(), kept.column("perplexity_bucket").to_pylist()))
+    for lang in ("en", "de", "fr"):  # each language split by its own percentiles into thirds
+        sizes = [pairs[(lang, b)] for b in ("head", "middle", "tail")]
+        assert min(sizes) > 0 and max(sizes) - min(sizes) <= 2, (lang, sizes)
