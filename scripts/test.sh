@@ -11,6 +11,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get install -y -q chromium >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q chromium >/dev/null 2>&1; } \
     || echo "warning: could not install chromium; the report tests will fail" >&2
 fi
+# style first: ruff (its rules and line length are in pyproject.toml) over the whole repository
+.venv/bin/ruff check . || { echo "error: ruff found style problems (run .venv/bin/ruff check . to see them)" >&2; exit 1; }
 .venv/bin/pytest "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
