@@ -20,9 +20,12 @@ _GC_WAS_ON = gc.isenabled()
 gc.disable()
 atexit.register(gc.freeze)
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +45,47 @@ if _GC_WAS_ON:
     gc.enable()
 
 USAGE_ERRORS = (ConfigError, OutputError, ExecutorError, InputError)
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: unwind (closing the cluster, releasing the lock) and stop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _in_finalizer(frame: Any) -> bool:
+    """Whether ``frame`` runs (inside) a ``__del__`` or a weakref finalizer, where Python ignores
+    exceptions (a garbage-collected Dask future releases itself that way)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn the first SIGTERM (what SLURM and Kubernetes send) or SIGINT (Ctrl-C) into
+    :class:`Interrupted`, raised in the main thread, so that the cluster we started shuts its
+    workers down and the run's lock is released; a later signal while stopping is ignored."""
+    def stop(signum: int, frame: object) -> None:
+        if _in_finalizer(frame):  # an exception raised there would be printed and ignored: try again shortly
+            threading.Timer(0.05, signal.raise_signal, args=(signum,)).start()
+            return
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
@@ -90,9 +134,11 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="workers of the local cluster (overrides executor.workers)")
 @click.option("--resume", is_flag=True, help="continue an interrupted run in the same output folder")
 @click.option("--overwrite", is_flag=True, help="delete the previous run in the output folder first")
+@click.option("--force-unlock", is_flag=True,
+              help="take the output folder's lock even if another run holds it (when that run is known to be gone)")
 @click.option("--debug", is_flag=True, help="show tracebacks")
 def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers: int | None,
-        resume: bool, overwrite: bool, debug: bool) -> None:
+        resume: bool, overwrite: bool, force_unlock: bool, debug: bool) -> None:
     """Run RECIPE (YAML) and write its output folder.
 
     \b
@@ -115,7 +161,15 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
     try:
         pipeline = Pipeline.from_recipe(load_recipe(recipe, extra))
         progress = default_progress()
-        result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress, show_worker_logs=debug)
+        with stop_on_signals():
+            result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress, show_worker_logs=debug,
+                                  force_unlock=force_unlock)
+    except Interrupted as stop:
+        if progress is not None:
+            progress.stop()
+        click.echo(f"interrupted by {stop.name}: the run stopped; continue it with "
+                   f"`dataprep run {recipe} --resume`", err=True)
+        sys.exit(128 + stop.signum)
     except (*USAGE_ERRORS, RunError, LedgerError, OSError) as exc:
         if progress is not None:
             progress.stop()
@@ -123,10 +177,13 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
         return
     stats = result.stats
     removed = sum(sum(s["removed"].values()) for s in stats["stages"])
-    quarantined = sum(stats["input"]["quarantined"].values())
+    isolated = stats["run"].get("crashing_documents_isolated", 0)
+    quarantined = sum(stats["input"]["quarantined"].values()) + isolated
     out = os.path.abspath(result.output) if "://" not in result.output else result.output
     click.echo(f"{pipeline.name}: {stats['input']['inputs']} inputs -> {stats['output']['docs']} documents kept, "
-               f"{removed} removed, {quarantined} quarantined in {result.seconds:.1f}s"
+               f"{removed} removed, {quarantined} quarantined"
+               + (f" ({isolated} isolated for crashing workers)" if isolated else "")
+               + f" in {result.seconds:.1f}s"
                + (f" ({result.skipped_shards} shards resumed)" if result.skipped_shards else ""))
     report = f", report: {out}/report.html" if os.path.exists(os.path.join(out, "report.html")) else ""
     click.echo(f"output: {out}/data  (stats: {out}/stats.json{report})")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dataprep.config.errors import Problem, RecipeError, pydantic_problems
 from dataprep.config.registry import StageLookupError, resolve_stage
 from dataprep.config.yaml_source import line_for, read_yaml_file
-from dataprep.io.inputs import InputError, InputSpec, list_files
+from dataprep.io.inputs import InputError, InputSpec, input_reads_output, list_files
 from dataprep.transform import MissingRequirementError, Transform
 
 SCHEDULER_RE = re.compile(r"^(local|(tcp|tls|ucx|ws|wss|inproc)://[^\s/]+(:\d+)?/?)$")
@@ -47,6 +47,10 @@ class ExecutorSpec(BaseModel):
     dashboard: bool = Field(default=False, description="start the Dask dashboard of the LocalCluster (its address is "
                             "printed) and the workers' statistical profiler it shows")
     connect_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a remote scheduler")
+    retries: int = Field(default=3, ge=0, le=100, description=(
+        "times a task may lose its worker (a native crash, or memory past memory_limit) before the documents "
+        "that crash it are searched for and quarantined as worker_crash (Dask's allowed-failures; set on the "
+        "LocalCluster we start, a remote scheduler keeps its own)"))
 
     @field_validator("scheduler")
     @classmethod
@@ -126,6 +130,10 @@ def validate_data(data: Any, file: str, lines: dict[str, int] | None = None, che
             problems.append(Problem(f"{path}.{name}", f"{type(exc).__name__}: {exc}"))
 
     if recipe is not None and check_inputs:
+        reads_itself = input_reads_output(recipe.input, recipe.output.path, recipe.output.storage_options)
+        if reads_itself:
+            problems.append(Problem("output.path", f"{reads_itself}: the run would read its own output; "
+                                                   "choose an output.path outside the input"))
         try:
             list_files(recipe.input)
         except InputError as exc:

@@ -17,15 +17,63 @@ from pydantic import BaseModel, ValidationError
 
 from dataprep.config.errors import ConfigError, Problem, pydantic_problems
 
+#: nodes a configuration may hold once its aliases (``*name``) and merge keys (``<<``) are
+#: expanded: a recipe has hundreds; an alias "bomb" of a few lines expands to billions
+MAX_NODES = 100_000
+#: bytes a configuration file may have (a recipe is a page of YAML, not data)
+MAX_BYTES = 4 << 20
+
+
+def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
+    """Nodes of ``root`` with every alias expanded, counting stops past ``limit`` (any number
+    above it means "too many").  Shared subtrees are sized once (memoised by identity), so this
+    costs one visit per distinct node however large the expansion; a recursive alias is too many."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = limit + 1  # an alias back into its own subtree: infinite
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > limit:
+                break
+        sizes[id(node)] = min(total, limit + 1)
+        return sizes[id(node)]
+
+    return size(root)
+
 
 def parse_with_lines(text: str, file: str, error: type[ConfigError] = ConfigError) -> tuple[Any, dict[str, int]]:
-    """Parse YAML safely; also return {key path: line number} for error messages."""
+    """Parse YAML safely; also return {key path: line number} for error messages.
+
+    Refused before anything is expanded: a file over :data:`MAX_BYTES`, nesting deeper than
+    Python's recursion limit, and aliases that expand to more than :data:`MAX_NODES` nodes (an
+    alias bomb would otherwise exhaust memory in every step after parsing)."""
+    if len(text) > MAX_BYTES:
+        raise error(file, [Problem("", f"the file has {len(text):,} characters; a configuration is at most "
+                                       f"{MAX_BYTES:,} (is it a data file?)")])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        nodes = expanded_size(node) if node is not None else 0
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise error(file, [Problem("", f"not valid YAML: {getattr(exc, 'problem', exc)}",
                                    mark.line + 1 if mark else None)]) from None
+    except RecursionError:
+        raise error(file, [Problem("", "the YAML nests too deeply to be a configuration")]) from None
+    if nodes > MAX_NODES:
+        raise error(file, [Problem("", f"its aliases (*name) and merge keys (<<) expand to more than {MAX_NODES:,} "
+                                       "values; refusing it (a YAML alias bomb?): write the values out, or share "
+                                       "fewer levels of anchors")])
     lines: dict[str, int] = {}
 
     def walk(n: yaml.Node, path: str) -> None:

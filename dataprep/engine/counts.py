@@ -72,8 +72,9 @@ class ReadCounts:
 
 @dataclass
 class StageCounts:
-    """One stage in one shard: documents and bytes in and out, removals by reason, extra
-    counters, and the seconds its ``process``/``apply`` took."""
+    """One stage in one shard: documents and bytes in and out, removals by reason, documents
+    quarantined before it (a document that crashed the worker: ``worker_crash``), extra counters,
+    and the seconds its ``process``/``apply`` took."""
 
     docs_in: int = 0
     docs_out: int = 0
@@ -82,9 +83,10 @@ class StageCounts:
     seconds: float = 0.0
     removed: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
 
     def balanced(self) -> bool:
-        return self.docs_in == self.docs_out + sum(self.removed.values())
+        return self.docs_in == self.docs_out + sum(self.removed.values()) + sum(self.quarantined.values())
 
 
 @dataclass

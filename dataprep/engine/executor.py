@@ -106,6 +106,7 @@ def dask_client(spec: ExecutorSpec, show_worker_logs: bool = False) -> Iterator[
                             if k not in environ and k not in os.environ}
                 if not spec.dashboard:
                     settings[PROFILE_KEY] = False
+                settings["distributed.scheduler.allowed-failures"] = spec.retries
                 with dask.config.set(settings):
                     cluster = distributed.LocalCluster(
                         n_workers=spec.workers,

@@ -9,6 +9,7 @@ changed; and removes what interrupted writers left behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from typing import Any
@@ -17,7 +18,7 @@ import fsspec
 
 from dataprep.io.atomic import remove_leftovers, write_bytes_atomic
 from dataprep.io.inputs import Shard
-from dataprep.io.layout import RUN_FILE
+from dataprep.io.layout import LOCK_FILE, RUN_FILE
 
 
 class OutputError(RuntimeError):
@@ -50,12 +51,26 @@ class OutputFolder:
     def is_run(self) -> bool:
         return self.fs.exists(f"{self.root}/{RUN_FILE}")
 
+    def entries(self) -> list[str]:
+        """What the folder holds, less this run's lock."""
+        if not self.fs.exists(self.root):
+            return []
+        return [p for p in self.fs.ls(self.root, detail=False) if p.rstrip("/").rsplit("/", 1)[-1] != LOCK_FILE]
+
+    def check_is_folder(self) -> None:
+        if self.fs.exists(self.root) and not self.fs.isdir(self.root):
+            raise OutputError(f"output.path {self.url} is a file, not a folder: choose another output.path")
+
+    def remove_if_empty(self) -> None:
+        """Remove the folder if nothing is in it (a run that stopped before any work leaves no trace)."""
+        with contextlib.suppress(OSError):
+            if self.fs.exists(self.root) and not self.fs.ls(self.root, detail=False):
+                self.fs.rmdir(self.root)
+
     def check(self, resume: bool, overwrite: bool) -> None:
         """Refuse a folder we must not use, before any work (nothing is changed here)."""
-        fs, root = self.fs, self.root
-        if fs.exists(root) and not fs.isdir(root):
-            raise OutputError(f"output.path {self.url} is a file, not a folder: choose another output.path")
-        if fs.exists(root) and fs.ls(root):
+        self.check_is_folder()
+        if self.entries():
             if overwrite and not self.is_run():
                 raise OutputExistsError(f"output.path {self.url} exists and is not a dataprep run "
                                         f"(no {RUN_FILE}); refusing to delete it: choose another output.path")
@@ -68,7 +83,8 @@ class OutputFolder:
     def prepare(self, overwrite: bool) -> None:
         """Delete the previous run (``overwrite``), create the folder, and check it is writable."""
         if overwrite and self.is_run():
-            self.fs.rm(self.root, recursive=True)
+            for entry in self.entries():  # all of it but the lock this run holds
+                self.fs.rm(entry, recursive=True)
         try:
             self.fs.makedirs(self.root, exist_ok=True)
             write_bytes_atomic(self.fs, f"{self.root}/.write-test", b"")

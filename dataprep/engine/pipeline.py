@@ -33,8 +33,9 @@ from dataprep.engine.plan import plan_groups
 from dataprep.engine.progress import Progress, QuietProgress
 from dataprep.engine.receipt import Receipt
 from dataprep.engine.run_groups import RunPlan, run_groups
+from dataprep.engine.run_lock import OutputLockedError, RunLock
 from dataprep.engine.stats import aggregate
-from dataprep.io.inputs import InputSpec, plan_shards
+from dataprep.io.inputs import InputSpec, input_reads_output, plan_shards
 from dataprep.io.layout import MANIFEST_FILE, STATS_FILE
 from dataprep.transform import Transform
 
@@ -102,26 +103,46 @@ class Pipeline:
     # -- running --------------------------------------------------------------------------
     def run(self, *, resume: bool = False, overwrite: bool = False, client: Any = None,
             workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
-            show_worker_logs: bool = False) -> RunResult:
+            show_worker_logs: bool = False, force_unlock: bool = False) -> RunResult:
         """Run on ``client`` if given, else on the executor of the recipe (a LocalCluster by
         default; ``workers``/``scheduler`` override it).  Raises OutputExistsError,
-        ExecutorError, RunError or LedgerError.  The LocalCluster's workers log to the terminal
-        only with ``show_worker_logs``; a failed run saves their logs under ``logs/``."""
+        OutputLockedError, ExecutorError, RunError or LedgerError.  The run holds the output
+        folder's lock from start to end (``force_unlock`` takes one that another run holds).  The
+        LocalCluster's workers log to the terminal only with ``show_worker_logs``; a failed run
+        saves their logs under ``logs/``."""
         if resume and overwrite:
             raise ValueError("resume and overwrite exclude each other")
         given = {"workers": workers, "scheduler": scheduler}
         executor = self.executor.model_copy(update={k: v for k, v in given.items() if v is not None})
         progress = progress or QuietProgress()
         folder = OutputFolder.at(self.output.path, self.output.storage_options)
-        folder.check(resume, overwrite)
-        shards = plan_shards(self.input)
-        t0 = time.perf_counter()
-        if client is not None:
-            stats, skipped = self._execute(client, folder, shards, resume, overwrite, progress)
-        else:
-            with dask_client(executor, show_worker_logs) as own_client:  # connect (or fail) before touching the output
-                self._note_dashboard(own_client, executor, progress)
-                stats, skipped = self._execute(own_client, folder, shards, resume, overwrite, progress)
+        folder.check_is_folder()
+        reads_itself = input_reads_output(self.input, self.output.path, self.output.storage_options)
+        if reads_itself:
+            raise OutputError(f"{reads_itself}: the run would read its own output; choose an output.path outside "
+                              "the input")
+        existed = folder.fs.exists(folder.root)
+        lock = RunLock(folder.fs, folder.root, folder.url)
+        try:
+            for warning in lock.acquire(force_unlock):
+                print(f"warning: {warning}", file=sys.stderr)
+        except OSError as exc:
+            raise OutputError(f"output.path {self.output.path} is not writable ({exc}): choose another output.path") \
+                from exc
+        try:
+            folder.check(resume, overwrite)
+            shards = plan_shards(self.input)
+            t0 = time.perf_counter()
+            if client is not None:
+                stats, skipped = self._execute(client, folder, shards, resume, overwrite, progress)
+            else:
+                with dask_client(executor, show_worker_logs) as own_client:  # connect (or fail) before any work
+                    self._note_dashboard(own_client, executor, progress)
+                    stats, skipped = self._execute(own_client, folder, shards, resume, overwrite, progress)
+        finally:
+            lock.release()
+            if not existed:
+                folder.remove_if_empty()
         return RunResult(output=self.output.path, stats=stats, skipped_shards=skipped, seconds=time.perf_counter() - t0)
 
     @staticmethod
@@ -158,7 +179,9 @@ class Pipeline:
         if errors:
             raise LedgerError("the run's counts do not add up:\n  " + "\n  ".join(errors))
         stats.pop("_files")
-        stats["run"] = {"name": self.name, "shards": shards, "resumed_shards": skipped}
+        isolated = sum(sum(s["quarantined"].values()) for s in stats["stages"])
+        stats["run"] = {"name": self.name, "shards": shards, "resumed_shards": skipped,
+                        "crashing_documents_isolated": isolated}
         folder.write_json(STATS_FILE, stats)
         folder.write_json(MANIFEST_FILE, build_manifest(self.resolved(), inputs, receipts, shards))
         if folder.local:
@@ -183,5 +206,5 @@ def run_recipe(path: str | Path, overrides: list[str] | None = None, **kwargs: A
     return Pipeline.load(path, overrides).run(**kwargs)
 
 
-__all__ = ["Pipeline", "RunResult", "run_recipe", "OutputError", "OutputExistsError", "RunError", "LedgerError",
-           "RecipeError"]
+__all__ = ["Pipeline", "RunResult", "run_recipe", "OutputError", "OutputExistsError", "OutputLockedError", "RunError",
+           "LedgerError", "RecipeError"]

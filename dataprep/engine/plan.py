@@ -23,7 +23,7 @@ import enum
 from dataclasses import dataclass
 
 from dataprep.io.inputs import Shard
-from dataprep.io.layout import DATA, REMOVED, STAGES, stage_folder
+from dataprep.io.layout import DATA, QUARANTINE, REMOVED, STAGES, stage_folder
 from dataprep.transform import GlobalTransform, Transform
 
 REREAD_FORMATS = ("jsonl", "parquet", "text")  # cheap to parse again (HTML and WARC are not)
@@ -80,6 +80,13 @@ class Group:
     def removed_path(self, stage_index: int, shard: Shard) -> str:
         stage = self.stages[stage_index - self.first]
         return f"{REMOVED}/{stage_folder(stage_index, stage.slug())}/{shard.name}.parquet"
+
+    def quarantine_path(self, shard: Shard) -> str:
+        """``quarantine/<shard>.parquet`` for the group that reads the input; a later group (whose
+        documents can only be quarantined for crashing a worker) has a file of its own."""
+        if self.index == 0:
+            return f"{QUARANTINE}/{shard.name}.parquet"
+        return f"{QUARANTINE}/{shard.name}-{self.first:02d}.parquet"
 
     def summary_path(self, shard: Shard) -> str | None:
         if self.next_barrier is None:

@@ -1,26 +1,32 @@
 """The run's task waves on Dask: for every group, rebuild its barrier's state (if work is left),
 then one task per shard not yet done; gather only receipts.
 
-A shard whose receipt is valid (:meth:`~dataprep.engine.receipt.Receipt.load_valid`) is skipped
+A task that keeps killing its workers has the documents that crash them isolated and
+quarantined (:mod:`dataprep.engine.poison`); the shard then completes without them.  A shard
+whose receipt is valid (:meth:`~dataprep.engine.receipt.Receipt.load_valid`) is skipped
 on resume.  A barrier's state is combined on a worker from the summaries (never unpickled from
 disk), and only when some shard of its group is left to do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import fsspec
 
 from dataprep.engine.errors import RunError, StageError
 from dataprep.engine.plan import Group, Source, barrier_inputs
+from dataprep.engine.poison import find_crashes
 from dataprep.engine.progress import Progress
 from dataprep.engine.receipt import Receipt
 from dataprep.engine.shard_task import ShardTask, run_shard
 from dataprep.engine.summaries import combine_summaries
 from dataprep.engine.worker_logs import write_worker_logs
 from dataprep.io.inputs import InputSpec, Shard
+
+MAX_SEARCHES = 3  # poison searches per shard before its KilledWorker fails the run
 
 
 @dataclass
@@ -58,8 +64,6 @@ def _input_paths(client: Any, plan: RunPlan, group: Group, state: Any) -> dict[s
 
 def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress) -> tuple[list[Receipt], int]:
     """Run every group; return all receipts (in completion order) and how many shards were resumed."""
-    from distributed import as_completed
-
     receipts: list[Receipt] = []
     skipped = 0
     for group in plan.groups:
@@ -77,15 +81,53 @@ def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress) -> 
                                   group.state_folder, barrier_inputs(plan.groups, group, plan.shards), pure=False)
         paths = _input_paths(client, plan, group, state) if todo else {}
         progress.start(group.name, total=len(plan.shards), done=len(done))
-        futures = [client.submit(run_shard, ShardTask(group, s, plan.input, plan.root, plan.storage_options,
-                                                      paths[s.name]), state, pure=False) for s in todo]
-        try:
-            for future in as_completed(futures):
-                receipt = future.result()
-                receipts.append(receipt)
-                progress.advance(receipt.docs)
-        except Exception as exc:
-            client.cancel(futures)
-            raise _failure(f"group '{group.name}'", exc, write_worker_logs(client, plan.fs, plan.root)) from exc
+        tasks = [ShardTask(group, s, plan.input, plan.root, plan.storage_options, paths[s.name]) for s in todo]
+        for receipt in _run_tasks(client, plan, group, tasks, state):
+            receipts.append(receipt)
+            progress.advance(receipt.docs)
     progress.stop()
     return receipts, skipped
+
+
+def _run_tasks(client: Any, plan: RunPlan, group: Group, tasks: list[ShardTask], state: Any) -> Iterator[Receipt]:
+    """The receipts of ``tasks`` as they complete.  A task that killed its workers too often
+    (``KilledWorker``) gets its crashing documents searched for (:mod:`dataprep.engine.poison`)
+    and runs again with them quarantined.  A worker's death also counts against the other tasks
+    it held, so a search may find nothing (that shard was a bystander): it runs again as it was,
+    up to :data:`MAX_SEARCHES` searches.  Everything else that fails fails the run."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    running = {client.submit(run_shard, t, state, pure=False): ("shard", t, 0) for t in tasks}
+    pending = as_completed(list(running))
+    try:
+        for future in pending:
+            kind, task, searches = running.pop(future)
+            try:
+                result = future.result()
+            except KilledWorker as exc:
+                if kind != "shard" or searches >= MAX_SEARCHES:
+                    what = ("the search for its crashing documents" if kind != "shard"
+                            else f"with {len(task.crashes or {})} crashing documents set aside, it")
+                    raise RunError(f"group '{group.name}': shard {task.shard.name} kills its workers; {what} "
+                                   f"still kills them ({exc})", write_worker_logs(client, plan.fs, plan.root)) from exc
+                search = client.submit(find_crashes, task, state, pure=False)
+                running[search] = ("search", task, searches + 1)
+                pending.add(search)
+                continue
+            if kind == "search":
+                again = replace(task, crashes={**(task.crashes or {}), **result})
+                rerun = client.submit(run_shard, again, state, pure=False)
+                running[rerun] = ("shard", again, searches)
+                pending.add(rerun)
+                continue
+            yield result
+    except RunError:
+        client.cancel(list(running))
+        raise
+    except Exception as exc:
+        client.cancel(list(running))
+        raise _failure(f"group '{group.name}'", exc, write_worker_logs(client, plan.fs, plan.root)) from exc
+    except BaseException:  # interrupted: a remote cluster must not go on with our tasks
+        client.cancel(list(running))
+        raise

@@ -18,7 +18,6 @@ from dataprep.engine.counts import LengthCounts
 from dataprep.engine.plan import Group
 from dataprep.io.checksums import WrittenFile
 from dataprep.io.inputs import Shard
-from dataprep.io.layout import QUARANTINE
 from dataprep.io.writer import ParquetShardWriter
 from dataprep.schema import QUARANTINE_SCHEMA
 from dataprep.transform import ShardSink, StageOutput, Transform, set_columns
@@ -34,8 +33,7 @@ class ShardOutputs:
         self.kept = ParquetShardWriter(fs, root, group.output_path(shard)) if group.writes_output else None
         self.removed = [ParquetShardWriter(fs, root, group.removed_path(group.first + i, shard), always=False)
                         for i in range(len(stages))]
-        self.quarantined = ParquetShardWriter(fs, root, f"{QUARANTINE}/{shard.name}.parquet", QUARANTINE_SCHEMA,
-                                              always=False)
+        self.quarantined = ParquetShardWriter(fs, root, group.quarantine_path(shard), QUARANTINE_SCHEMA, always=False)
         summary = group.summary_path(shard)
         self.summary = ParquetShardWriter(fs, root, summary, state_file=True) if summary else None
         self._stage_names = [pa.scalar(s.stage_name(), pa.string()) for s in stages]

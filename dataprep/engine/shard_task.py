@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataprep.engine.counts import ReadCounts, text_bytes
+from dataprep.engine.crashes import Crash
 from dataprep.engine.plan import Group, Source
 from dataprep.engine.receipt import Receipt
 from dataprep.engine.shard_outputs import ShardOutputs
@@ -42,6 +43,8 @@ class ShardTask:
     storage_options: dict
     #: the shard file this group reads (relative to ``root``); None when it reads the recipe's input
     input_path: str | None = None
+    #: documents found to crash the worker (by id), quarantined before the stage they crashed in
+    crashes: dict[str, Crash] | None = None
 
 
 def shard_batches(task: ShardTask, fs: fsspec.AbstractFileSystem) -> Iterator[ReadBatch]:
@@ -78,7 +81,7 @@ def run_shard(task: ShardTask, state: Any = None) -> Receipt:
     summarizer = prepared(group.next_barrier) if group.next_barrier is not None else None
     reader = ReadCounts()
     counts_input = group.source is Source.INPUT
-    runner = StageRunner(stages, group.first, shard.name, state)
+    runner = StageRunner(stages, group.first, shard.name, state, task.crashes)
     outputs = ShardOutputs(fs, task.root, group, shard, stages, state)
     try:
         for batch in _timed(shard_batches(task, fs), reader):

@@ -44,6 +44,7 @@ def aggregate(receipts: list[Receipt], stages: list[Transform]) -> dict[str, Any
             "bytes_in": s.get("bytes_in", 0),
             "bytes_out": s.get("bytes_out", 0),
             "removed": dict(sorted(s.get("removed", {}).items())),
+            "quarantined": dict(sorted(s.get("quarantined", {}).items())),
             "counters": dict(sorted(s.get("counters", {}).items())),
             "seconds": round(s.get("seconds", 0.0), 3),
         })

@@ -19,7 +19,9 @@ workers, which is what makes outputs identical across cluster sizes.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,6 +112,46 @@ def _base_of(pattern: str) -> str:
     cut = min((i for i, c in enumerate(pattern) if c in GLOB_CHARS), default=None)
     head = pattern if cut is None else pattern[:cut]
     return head.rstrip("/") if cut is None else posixpath.dirname(head)
+
+
+#: paths a run writes under its output folder, as patterns of an input would see them
+_OUTPUT_SAMPLES = ("data/part-00000.parquet", "removed/00-stage/part-00000.parquet", "quarantine/part-00000.parquet",
+                   "stages/00-stage/part-00000.parquet", "stages/00-stage/summary/part-00000.parquet",
+                   "tokens/part-00000.bin", "report.html", "stats.json", "manifest.json", "logs/workers.log")
+
+
+def _canonical(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    path = fs._strip_protocol(path).rstrip("/")
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    if {"file", "local"} & set(protocols):
+        path = os.path.realpath(path)
+    return path
+
+
+def input_reads_output(spec: InputSpec, output: str, output_options: dict | None = None) -> str | None:
+    """Why the input would read the run's own output (a message), or None: the output folder is
+    an input folder or inside one, or an input glob matches files the run writes."""
+    from fsspec.utils import glob_translate
+
+    out_fs, _, _ = fsspec.get_fs_token_paths(output, storage_options=output_options or {})
+    for pattern in spec.paths():
+        fs, _, _ = fsspec.get_fs_token_paths(pattern, storage_options=spec.storage_options)
+        if type(fs) is not type(out_fs):
+            continue
+        out = _canonical(out_fs, output)
+        stripped = fs._strip_protocol(pattern)
+        if any(c in stripped for c in GLOB_CHARS):
+            base = _canonical(fs, _base_of(stripped) or ".")
+            rest = stripped[len(_base_of(stripped)):].lstrip("/") if _base_of(stripped) else stripped
+            matcher = re.compile(glob_translate(f"{base}/{rest}"))
+            hit = next((s for s in _OUTPUT_SAMPLES if matcher.match(f"{out}/{s}")), None)
+            if hit is not None:
+                return f"input.path {pattern!r} matches what the run writes under output.path ({out}/{hit})"
+        else:
+            folder = _canonical(fs, stripped)
+            if out == folder or out.startswith(folder.rstrip("/") + "/"):
+                return f"output.path {output!r} is inside the input folder {pattern!r}"
+    return None
 
 
 def list_files(spec: InputSpec) -> tuple[fsspec.AbstractFileSystem, list[tuple[str, str, int]]]:

@@ -8,6 +8,7 @@ REMOVED = "removed"  # removed/<NN-stage>/: documents removed by each stage, wit
 QUARANTINE = "quarantine"  # inputs that could not be read
 STAGES = "stages"  # stages/<NN-stage>/: receipts, intermediate shards, barrier summaries and state
 LOGS = "logs"  # worker logs of a run that failed or warned
+LOCK_FILE = "_lock.json"  # the run that holds the folder (only while it runs)
 RUN_FILE = "_run.json"  # the fingerprint of the resolved recipe and the shard plan (resume checks it)
 STATS_FILE = "stats.json"
 MANIFEST_FILE = "manifest.json"

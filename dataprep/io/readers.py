@@ -26,10 +26,10 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep.io.inputs import InputSpec, Piece, Shard, _is_compressed
+from dataprep.io.lines import LINE_BLOCK, LongLine, block_lines, line_blocks
 from dataprep.schema import DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, TEXT, document_id
 
 QUARANTINE_RAW_LIMIT = 64 * 1024
-LINE_BLOCK = 4 << 20  # bytes of lines read (and, for JSONL, parsed) at a time
 READ_CHUNK = 64 << 10
 MIN_RUN = 16 << 10  # a refused run of lines is halved down to this size
 
@@ -122,44 +122,104 @@ def _open(piece: Piece, spec: InputSpec) -> Iterator[IO[bytes]]:
             yield raw
 
 
+class _FrameWalker:
+    """Follows the frame structure of a zstd stream as its bytes go by (frame and block headers
+    only: RFC 8878 sections 3.1.1-3.1.2), to tell whether the stream ends on a frame boundary."""
+
+    def __init__(self) -> None:
+        self._need, self._header = 4, b""  # bytes still to collect for the current header
+        self._skip = 0  # payload bytes to pass over
+        self._state = "magic"
+        self._checksum = False
+
+    def feed(self, data: bytes) -> None:
+        at = 0
+        while at < len(data):
+            if self._skip:
+                n = min(self._skip, len(data) - at)
+                self._skip -= n
+                at += n
+                continue
+            take = data[at:at + self._need - len(self._header)]
+            self._header += take
+            at += len(take)
+            if len(self._header) == self._need:
+                self._advance(self._header)
+
+    def _advance(self, header: bytes) -> None:
+        self._header = b""
+        if self._state == "magic":
+            magic = int.from_bytes(header, "little")
+            if magic == 0xFD2FB528:
+                self._state, self._need = "descriptor", 1
+            elif magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame: its size, then its bytes
+                self._state, self._need = "skippable", 4
+            else:
+                raise ValueError(f"not a zstd frame (magic {magic:#010x})")
+        elif self._state == "skippable":
+            self._skip, self._state, self._need = int.from_bytes(header, "little"), "magic", 4
+        elif self._state == "descriptor":
+            fhd = header[0]
+            single = (fhd >> 5) & 1
+            self._checksum = bool((fhd >> 2) & 1)
+            fcs = [1 if single else 0, 2, 4, 8][fhd >> 6]
+            self._skip = (0 if single else 1) + [0, 1, 2, 4][fhd & 3] + fcs
+            self._state, self._need = "block", 3
+        elif self._state == "block":
+            h = int.from_bytes(header, "little")
+            self._skip = 1 if (h >> 1) & 3 == 1 else h >> 3  # an RLE block's payload is one byte
+            if h & 1:  # the frame's last block, then its checksum
+                self._skip += 4 if self._checksum else 0
+                self._state, self._need = "magic", 4
+            else:
+                self._need = 3
+
+    def at_frame_boundary(self) -> bool:
+        return self._state == "magic" and not self._skip and not self._header
+
+
 class _ZstdFrames(io.RawIOBase):
-    """Every zstd frame of a stream, one after the other; ``EOFError`` if the stream ends inside
-    a frame.  (``zstandard``'s own ``stream_reader`` returns a silent short read there, which
-    would lose the documents of a truncated file without a trace.)"""
+    """Every zstd frame of a stream, one after the other, in reads of bounded size (``zstandard``'s
+    ``stream_reader``); ``EOFError`` if the stream ends inside a frame, which the stream reader
+    alone reports as a silent short read (losing the documents of a truncated file without a
+    trace): a :class:`_FrameWalker` follows the frames as the compressed bytes go by."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         import zstandard
 
-        self._raw = raw
-        self._new = lambda: zstandard.ZstdDecompressor(max_window_size=2**31).decompressobj()
-        self._obj = self._new()
-        self._pending = b""
-        self._at = 0  # read position in _pending
-        self._in_frame = False
+        self._walker = _FrameWalker()
+        self._reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(
+            _Watched(raw, self._walker.feed), read_across_frames=True)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
-        while self._at >= len(self._pending):
-            self._pending, self._at = b"", 0
-            chunk = self._raw.read(1 << 20)
-            if not chunk:
-                if self._in_frame:
-                    raise EOFError("zstd stream ended inside a frame (truncated file)")
-                return 0
-            while chunk:
-                self._in_frame = True
-                self._pending += self._obj.decompress(chunk)
-                chunk = b""
-                if self._obj.eof:  # frame complete: the rest belongs to the next frame
-                    chunk = self._obj.unused_data
-                    self._obj = self._new()
-                    self._in_frame = False
-        n = min(len(buffer), len(self._pending) - self._at)
-        buffer[:n] = self._pending[self._at:self._at + n]
-        self._at += n
-        return n
+        data = self._reader.read(len(buffer))
+        if not data and not self._walker.at_frame_boundary():
+            raise EOFError("zstd stream ended inside a frame (truncated file)")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Watched(io.RawIOBase):
+    """A readable stream that shows every chunk it reads to ``watch``."""
+
+    def __init__(self, raw: IO[bytes], watch) -> None:  # noqa: ANN001 - a callable taking bytes
+        self._raw, self._watch = raw, watch
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._watch(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 # -- whole-file formats ------------------------------------------------------------------
@@ -219,71 +279,22 @@ def _read_text(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
     if spec.unit == "file":
         yield from _whole_files(shard, spec, DOCUMENT_SCHEMA, lambda b: b.decode("utf-8"))
     else:
-        yield from _lines(shard, spec, DOCUMENT_SCHEMA, _text_line)
+        limit = spec.max_document_size
+        yield from _lines(shard, spec, DOCUMENT_SCHEMA, _text_line, max_line=None if limit is None else limit + 2)
 
 
 # -- line-based formats ------------------------------------------------------------------
 
 
-def _line_blocks(piece: Piece, spec: InputSpec) -> Iterator[tuple[int, bytes]]:
-    """(offset, bytes): runs of whole lines (of about ``LINE_BLOCK`` bytes) that start inside
-    the piece's byte range; every run but the file's last ends with a newline.  If the stream
-    breaks (``EOFError``), the whole lines before the break come out first."""
+def _line_blocks(piece: Piece, spec: InputSpec, max_line: int | None) -> Iterator[tuple[int, bytes | LongLine]]:
+    """:func:`dataprep.io.lines.line_blocks` over the piece's byte range (or whole stream)."""
     with _open(piece, spec) as f:
-        pos = 0
-        if piece.start > 0 and not _is_compressed(piece.path):
-            f.seek(piece.start - 1)
-            pos = piece.start - 1 + len(f.readline())  # finish the line that straddles start
-        end = piece.end if piece.end is not None and not _is_compressed(piece.path) else None
-        pending: list[bytes] = []
-        size, newline = 0, False
         if _is_compressed(piece.path):  # small read1s: what was decompressed before a break comes out
-            read, size_of_read = getattr(f, "read1", f.read), READ_CHUNK
-        else:
-            read, size_of_read = f.read, LINE_BLOCK
-        while end is None or pos < end:
-            try:
-                chunk = read(size_of_read)
-            except EOFError:
-                data = b"".join(pending)
-                if data.rfind(b"\n") >= 0:
-                    yield pos, _starting_before(data[: data.rfind(b"\n") + 1], pos, end)
-                raise
-            if chunk:
-                pending.append(chunk)
-                size += len(chunk)
-                newline = newline or b"\n" in chunk
-                if size < LINE_BLOCK or not newline:
-                    continue
-            data = b"".join(pending)
-            cut = data.rfind(b"\n") + 1 if chunk else len(data)  # the file's last line may lack a newline
-            block = data[:cut]
-            pending, size, newline = [data[cut:]], len(data) - cut, False
-            if block:
-                yield pos, _starting_before(block, pos, end)
-                if end is not None and pos + len(block) > end:
-                    return
-                pos += len(block)
-            if not chunk:
-                return
-
-
-def _starting_before(block: bytes, pos: int, end: int | None) -> bytes:
-    """The lines of ``block`` (which starts at offset ``pos``) that start before ``end``."""
-    if end is None or pos + len(block) <= end:
-        return block
-    cut = block.find(b"\n", end - pos - 1)
-    return block[: cut + 1] if cut >= 0 else block
-
-
-def _block_lines(pos: int, block: bytes) -> Iterator[tuple[int, bytes]]:
-    """(offset, line with its newline) of every line of a block from :func:`_line_blocks`."""
-    parts = block.split(b"\n")
-    for i, part in enumerate(parts):
-        line = part + b"\n" if i < len(parts) - 1 else part
-        if line:
-            yield pos, line
-        pos += len(line)
+            yield from line_blocks(getattr(f, "read1", f.read), READ_CHUNK, max_line=max_line)
+            return
+        start = max(piece.start - 1, 0)
+        f.seek(start)
+        yield from line_blocks(f.read, LINE_BLOCK, start, piece.end, skip_first=piece.start > 0, max_line=max_line)
 
 
 def _parsed_runs(parse_block, block: bytes, pos: int, relpath: str, spec: InputSpec,
@@ -300,10 +311,13 @@ def _parsed_runs(parse_block, block: bytes, pos: int, relpath: str, spec: InputS
     yield from _parsed_runs(parse_block, block[middle:], pos + middle, relpath, spec, schema)
 
 
-def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse, parse_block=None) -> Iterator[ReadBatch]:
+def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse, parse_block=None,
+           max_line: int | None = None) -> Iterator[ReadBatch]:
     """Documents of line-based inputs.  ``parse(batcher, source, line, spec)`` handles one line;
     ``parse_block(block, offset, relpath, spec, schema)``, where given, may turn a whole run of
-    lines into a table at once, or return None to have its lines parsed one by one."""
+    lines into a table at once, or return None to have its lines parsed one by one.  A line of
+    more than ``max_line`` bytes is not read into memory: it is quarantined as
+    ``document_too_large`` with its first bytes, and the lines after it are read."""
     batcher = _Batcher(schema, spec.batch_size, spec.max_document_size)
     for piece in shard.pieces:
         pos = piece.start
@@ -311,14 +325,23 @@ def _lines(shard: Shard, spec: InputSpec, schema: pa.Schema, parse, parse_block=
             batcher.quarantine(piece.relpath, "empty_file", "file has 0 bytes", raw=b"")
             continue
         try:
-            for block_pos, block in _line_blocks(piece, spec):
+            for block_pos, block in _line_blocks(piece, spec, max_line):
+                pos = block_pos
+                if isinstance(block, LongLine):
+                    batcher.quarantine(f"{piece.relpath}:{block_pos}", "document_too_large",
+                                       f"a line of {block.size:,} bytes: longer than any document within "
+                                       f"input.max_document_size ({spec.max_document_size:,}) can be; not read",
+                                       raw=block.head, raw_size=block.size)
+                    if batcher.full():
+                        yield batcher.emit()
+                    continue
                 runs = (_parsed_runs(parse_block, block, block_pos, piece.relpath, spec, schema) if parse_block
                         else [(block_pos, block, None)])
                 for run_pos, run, table in runs:
                     if table is not None:
                         yield from batcher.emit_with(table)
                         continue
-                    for pos, line in _block_lines(run_pos, run):
+                    for pos, line in block_lines(run_pos, run):
                         if not line.strip():
                             continue  # blank lines are separators, not documents
                         parse(batcher, f"{piece.relpath}:{pos}", line, spec)
@@ -416,8 +439,15 @@ _BLANK = np.zeros(256, dtype=bool)  # what bytes.strip() strips
 _BLANK[list(b" \t\n\r\x0b\x0c")] = True
 
 
+def jsonl_line_limit(max_document_size: int | None) -> int | None:
+    """The longest JSONL line that can hold a text of ``max_document_size`` UTF-8 bytes: JSON
+    escapes take at most 6 bytes per byte of text (``\\u0001``), plus room for the other fields."""
+    return None if max_document_size is None else 6 * max_document_size + (64 << 10)
+
+
 def _read_jsonl(shard: Shard, spec: InputSpec) -> Iterator[ReadBatch]:
-    yield from _lines(shard, spec, _jsonl_schema(spec), _jsonl_line, _jsonl_block)
+    yield from _lines(shard, spec, _jsonl_schema(spec), _jsonl_line, _jsonl_block,
+                      max_line=jsonl_line_limit(spec.max_document_size))
 
 
 # -- WARC ---------------------------------------------------------------------------------

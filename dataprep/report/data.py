@@ -175,6 +175,7 @@ def collect(out: str | Path, *, samples_per_reason: int = 3, max_rows: int = 100
     reasons = {f"quarantine: {k}": v for k, v in quarantined.items()}
     for s in stats["stages"]:
         reasons.update({f"{s['index']:02d} {k}": v for k, v in s["removed"].items()})
+        reasons.update({f"{s['index']:02d} quarantine: {k}": v for k, v in s.get("quarantined", {}).items()})
     data = ReportData(
         name=str(stats.get("run", {}).get("name") or root.name), root=str(root.resolve()),
         inputs=stats["input"]["inputs"], docs_read=stats["input"]["docs"], bytes_read=stats["input"]["bytes"],

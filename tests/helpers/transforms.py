@@ -99,3 +99,29 @@ class Fail(Map):
         if any(self.params.when_source_contains in s for s in batch.column("source").to_pylist()):
             raise ValueError("boom from a user stage")
         return batch
+
+
+class CrashParams(Params):
+    when_text_contains: str = "POISON"
+    how: str = "segfault"  # segfault | memory
+    gigabytes: float = 2.0
+
+
+class Crash(Map):
+    """Kills its own process on documents whose text holds a marker: a segfault, or memory far
+    past the worker's limit (held until the nanny, or the poison search, kills the process)."""
+
+    Params = CrashParams
+
+    def map(self, batch: pa.Table) -> pa.Table:
+        if any(self.params.when_text_contains in t for t in batch.column("text").to_pylist()):
+            if self.params.how == "segfault":
+                import signal
+
+                os.kill(os.getpid(), signal.SIGSEGV)
+            import numpy as np
+
+            hog = np.ones(int(self.params.gigabytes * 2**30 // 8))
+            time.sleep(30)
+            del hog
+        return batch
