@@ -8,11 +8,18 @@ with a reason; removed rows keep the original HTML for inspection.  Main-content
 takes time quadratic in the nesting depth of the page (100,000 nested elements: minutes), so
 pages nested deeper than ``max_depth`` are removed (``extract:too_deep``) before extraction; a
 page with fewer tags than twice the limit is never scanned.
+
+Extraction runs in a child process of the worker (:mod:`dataprep.engine.sandbox`, one per
+worker thread, started once): a page that takes longer than ``timeout_s`` gets its child killed
+and is removed as ``extract:timeout``; one that crashes the child (a native fault) is removed
+as ``extract:crashed``; either way a new child takes the rest of the batch.  The child costs a
+copy of each page through a pipe, a few percent of the extraction time.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from html import unescape
 from typing import Literal
 
@@ -20,12 +27,14 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from dataprep.engine.sandbox import CRASHED, ERROR, OK, TIMEOUT, Sandbox
 from dataprep.schema import TEXT
 from dataprep.transform import Params, StageOutput, Transform, set_columns, split_by_reason
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml")
 CONTAINER_TAG = re.compile(r"<(/?)(?:div|span|section|article|table|tbody|tr|td|ul|ol|li|a|b|i|em|strong|font|center|"
                            r"blockquote|form|main|header|footer|nav|aside|dl|dd|dt|pre|code|p)[\s>]", re.IGNORECASE)
+FAILED = {TIMEOUT: "extract:timeout", CRASHED: "extract:crashed", ERROR: "extract:error"}
 TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 
 
@@ -45,6 +54,29 @@ class ExtractParams(Params):
     links: bool = Field(False, description="resiliparse: keep link targets in the text")
     max_depth: int = Field(10_000, ge=100, description="pages whose elements nest deeper are removed "
                            "(extract:too_deep): main-content extraction time grows with the square of the depth")
+    timeout_s: float | None = Field(5.0, gt=0, description="seconds a page may take: extraction runs in a child "
+                                    "process, killed and restarted for a page that takes longer (extract:timeout) "
+                                    "or crashes it (extract:crashed); null: in the worker, no limit")
+
+
+def extract_page(html: str, engine: str, main_content: bool, links: bool) -> tuple[str, str | None]:
+    """The text and title of one page (what the sandboxed child runs)."""
+    if engine == "resiliparse":
+        from resiliparse.extract.html2text import extract_plain_text
+
+        # Given the string, resiliparse parses and frees its DOM inside one call. A Python-side
+        # HTMLTree may instead be freed by the garbage collector on another thread of the Dask
+        # worker, which resiliparse forbids ("unsendable ... dropped on another thread").
+        text = extract_plain_text(html, main_content=main_content, links=links, alt_texts=False, noscript=False,
+                                  comments=False)
+        return text, _title(html)
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, include_comments=False, favor_precision=main_content, with_metadata=True)
+    if doc is None:
+        return "", None
+    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    return data.get("text") or "", data.get("title")
 
 
 class Extract(Transform):
@@ -53,25 +85,22 @@ class Extract(Transform):
     name = "extract"
     Params = ExtractParams
 
-    def _resiliparse(self, html: str) -> tuple[str, str | None]:
-        from resiliparse.extract.html2text import extract_plain_text
+    def _config(self) -> dict:
+        return {"engine": self.params.engine, "main_content": self.params.main_content, "links": self.params.links}
 
-        # Given the string, resiliparse parses and frees its DOM inside one call. A Python-side
-        # HTMLTree may instead be freed by the garbage collector on another thread of the Dask
-        # worker, which resiliparse forbids ("unsendable ... dropped on another thread").
-        text = extract_plain_text(html, main_content=self.params.main_content, links=self.params.links,
-                                  alt_texts=False, noscript=False, comments=False)
-        return text, _title(html)
+    def _sandbox(self) -> Sandbox:
+        # a child per thread (a Dask worker may run tasks on several), made on first use
+        local = self.__dict__.setdefault("_sandboxes", threading.local())
+        box = getattr(local, "box", None)
+        if box is None:
+            box = local.box = Sandbox(f"{__name__}:extract_page", self._config(), self.params.timeout_s)
+        return box
 
-    def _trafilatura(self, html: str) -> tuple[str, str | None]:
-        import trafilatura
-
-        doc = trafilatura.bare_extraction(html, include_comments=False, favor_precision=self.params.main_content,
-                                          with_metadata=True)
-        if doc is None:
-            return "", None
-        data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-        return data.get("text") or "", data.get("title")
+    def _extract(self, pages: list[str]) -> list[tuple[str, tuple[str, str | None] | None]]:
+        """(status, (text, title)) per page: in the sandbox when there is a time limit."""
+        if self.params.timeout_s is None:
+            return [(OK, extract_page(html, **self._config())) for html in pages]
+        return self._sandbox().map(pages)
 
     def _too_deep(self, html: str) -> bool:
         # Only a page with more tags than the limit can nest deeper than it (str.count is
@@ -83,26 +112,30 @@ class Extract(Transform):
         return bool(len(depth)) and int(depth.max()) > self.params.max_depth
 
     def process(self, batch: pa.Table) -> StageOutput:
-        engine = self._resiliparse if self.params.engine == "resiliparse" else self._trafilatura
         has_types = "content_type" in batch.schema.names
         types = batch.column("content_type").to_pylist() if has_types else [None] * batch.num_rows
-        texts, titles, reasons = [], [], []
-        for html, ctype in zip(batch.column(TEXT).to_pylist(), types):
+        pages = batch.column(TEXT).to_pylist()
+        texts: list[str] = [""] * len(pages)
+        titles: list[str | None] = [None] * len(pages)
+        reasons: list[str | None] = [None] * len(pages)
+        todo = []
+        for i, (html, ctype) in enumerate(zip(pages, types)):
             if ctype is not None and not ctype.startswith(HTML_TYPES):
-                texts.append("")
-                titles.append(None)
-                reasons.append("extract:not_html")
+                reasons[i] = "extract:not_html"
+            elif not html:
+                reasons[i] = "extract:no_text"
+            elif self.params.engine == "resiliparse" and self.params.main_content and self._too_deep(html):
+                reasons[i] = "extract:too_deep"
+            else:
+                todo.append(i)
+        for i, (status, value) in zip(todo, self._extract([pages[i] for i in todo])):
+            if status != OK:
+                reasons[i] = FAILED.get(status, "extract:error")
                 continue
-            if html and self.params.engine == "resiliparse" and self.params.main_content and self._too_deep(html):
-                texts.append("")
-                titles.append(None)
-                reasons.append("extract:too_deep")
-                continue
-            text, title = engine(html) if html else ("", None)
-            text = text.strip()
-            texts.append(text)
-            titles.append(title)
-            reasons.append("extract:no_text" if len(text) < max(self.params.min_chars, 1) else None)
+            text, titles[i] = value
+            texts[i] = text.strip()
+            if len(texts[i]) < max(self.params.min_chars, 1):
+                reasons[i] = "extract:no_text"
         out = set_columns(batch, {TEXT: pa.array(texts, pa.large_string()), "title": pa.array(titles, pa.string())})
         original = set_columns(batch, {"title": pa.array(titles, pa.string())})
         return split_by_reason(out, pa.array(reasons, pa.string()), removed_source=original)

@@ -1,0 +1,63 @@
+"""The sandbox child: a hung item is killed within its limit, a crash is survived, and nothing
+is left running."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+
+from dataprep.engine.sandbox import CRASHED, ERROR, OK, TIMEOUT, Sandbox, SandboxError
+
+
+def _children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_hangs_and_crashes_cost_one_item_each_and_the_rest_go_on() -> None:
+    before = {p.pid for p in _children()}
+    box = Sandbox("tests.helpers.sandbox_work:work", {"suffix": "!"}, timeout_s=1.0)
+    t0 = time.monotonic()
+    results = box.map(["a", "hang", "b", "crash", "c", "boom", "d"])
+    elapsed = time.monotonic() - t0
+    assert results == [(OK, "A!"), (TIMEOUT, None), (OK, "B!"), (CRASHED, None), (OK, "C!"),
+                       (ERROR, "ValueError: no good"), (OK, "D!")]
+    assert elapsed < 15  # one time limit, three child starts
+    assert box.started == 3
+    assert box.map(["e"]) == [(OK, "E!")]  # the same child serves the next batch
+    assert box.started == 3
+    alive = [p for p in _children() if p.pid not in before]
+    assert len(alive) == 1 and "dataprep.engine.sandbox" in " ".join(alive[0].cmdline())
+    box.close()
+    assert not [p for p in _children() if p.pid not in before]
+
+
+def test_a_dropped_sandbox_ends_its_child() -> None:
+    import gc
+
+    before = {p.pid for p in _children()}
+    box = Sandbox("tests.helpers.sandbox_work:work", {}, timeout_s=5.0)
+    assert box.map(["x"]) == [(OK, "X")]
+    del box
+    gc.collect()
+    assert not [p for p in _children() if p.pid not in before]
+
+
+def test_a_function_the_child_cannot_import_is_an_error_not_a_crash_per_item() -> None:
+    before = {p.pid for p in _children()}
+    box = Sandbox("tests.helpers.no_such_module:work", {}, timeout_s=5.0)
+    with pytest.raises(SandboxError, match="ModuleNotFoundError"):
+        box.map(["a", "b"])
+    assert box.started == 1
+    assert not [p for p in _children() if p.pid not in before]
+
+
+def test_the_child_imports_from_the_parents_path_whatever_its_working_directory(tmp_path, monkeypatch) -> None:
+    (tmp_path / "dataprep").mkdir()  # a decoy package where ``python -m`` would look first
+    (tmp_path / "dataprep" / "__init__.py").write_text("raise ImportError('the decoy was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    box = Sandbox("tests.helpers.sandbox_work:work", {}, timeout_s=5.0)
+    assert box.map(["x"]) == [(OK, "X")]
+    box.close()
