@@ -5,7 +5,8 @@ overridden, and ``null`` turns a single rule off):
 
 * ``gopher_quality`` -- Gopher (Rae et al. 2021, Table A1): word count, mean word length,
   hash/ellipsis-to-word ratios, bullet and ellipsis line ratios, share of words with a letter,
-  stop words.
+  stop words (a list, or lists per language: ``stop_words: {en: [...], de: [...], '*': [...]}`` by
+  the ``lang`` column langid writes, with ``min_stop_words`` a number or per language too).
 * ``gopher_repetition`` -- Gopher repetition: duplicated paragraphs and lines (count and
   character fractions), top 2-4-gram character fractions, duplicated 5-10-gram fractions.
 * ``c4`` -- C4 (Raffel et al. 2020): keeps only lines that end in terminal punctuation and have
@@ -53,9 +54,13 @@ class GopherQualityRules(Params):
     max_ellipsis_lines_ratio: float | None = Field(0.3, description="most lines ending with an ellipsis")
     min_alpha_words_ratio: float | None = Field(0.8,
                                                 description="fewest words containing a letter, as a share of words")
-    min_stop_words: int | None = Field(2, description="fewest distinct stop words present")
-    stop_words: list[str] = Field(default_factory=lambda: list(STOP_WORDS),
-                                  description="the stop words (case-sensitive)")
+    min_stop_words: int | None | dict[str, int | None] = Field(
+        2, description="fewest distinct stop words present; or per language ({de: 3, '*': 2}; a language without "
+        "an entry and no '*' is not checked)")
+    stop_words: list[str] | dict[str, list[str]] = Field(
+        default_factory=lambda: list(STOP_WORDS), description="the stop words (case-sensitive); or per language, by "
+        "the lang column (e.g. {en: [the, and], de: [der, und], '*': [...]}; a language without an entry and no "
+        "'*' is not checked)")
 
 
 class GopherRepetitionRules(Params):
@@ -102,6 +107,8 @@ class QualityParams(Params):
     gopher_repetition: GopherRepetitionRules | None = Field(None, description="Gopher repetition rules")
     c4: C4Rules | None = Field(None, description="C4 rules")
     fineweb: FineWebRules | None = Field(None, description="FineWeb rules")
+    lang_field: str = Field("lang", description="the column of each document's language (langid's), for rules "
+                            "given per language")
 
     @model_validator(mode="after")
     def _enable_presets(self) -> QualityParams:
@@ -140,6 +147,35 @@ def _per_doc(doc: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.n
     return np.bincount(doc, weights=weights, minlength=n)[:n]
 
 
+def _by_language(langs: np.ndarray, keys: list[str]) -> dict[str, np.ndarray]:
+    """For each key of a per-language setting, the documents it applies to ('*': every language
+    without a key of its own)."""
+    listed = [k for k in keys if k != "*"]
+    return {k: (langs == k) if k != "*" else ~np.isin(langs, listed) for k in keys}
+
+
+def _stop_words(s: TextStats, words: list[str] | dict[str, list[str]], langs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct stop words per document, and which documents have a list to be checked against."""
+    if not isinstance(words, dict):
+        return (s.distinct_words_in(words) if words else np.zeros(s.n, np.int64)), np.ones(s.n, dtype=bool)
+    counts, checked = np.zeros(s.n, np.int64), np.zeros(s.n, dtype=bool)
+    for key, mask in _by_language(langs, list(words)).items():
+        if mask.any() and words[key]:
+            counts[mask] = s.distinct_words_in(words[key])[mask]
+        checked |= mask
+    return counts, checked
+
+
+def _per_language(value: int | float | None | dict, langs: np.ndarray) -> np.ndarray:
+    """A threshold per document (NaN: not checked) from a number, null, or ``{lang: value, '*': default}``."""
+    if not isinstance(value, dict):
+        return np.full(len(langs), np.nan if value is None else float(value))
+    out = np.full(len(langs), np.nan)
+    for key, mask in _by_language(langs, list(value)).items():
+        out[mask] = np.nan if value[key] is None else float(value[key])
+    return out
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.maximum(den, 1), 0.0)
@@ -149,6 +185,7 @@ class Quality(Transform):
     """Apply the enabled rule sets; store each rule's value; remove with the first failed rule."""
 
     name = "quality"
+    can_annotate = True
     Params = QualityParams
 
     def process(self, batch: pa.Table) -> StageOutput:
@@ -158,7 +195,9 @@ class Quality(Transform):
         p = self.params
         new_text = None
         if p.gopher_quality is not None:
-            self._gopher_quality(stats, p.gopher_quality, d)
+            langs = (pc.fill_null(batch.column(p.lang_field).cast(pa.string()), "").to_numpy(zero_copy_only=False)
+                     if p.lang_field in batch.schema.names else np.full(batch.num_rows, "", dtype=object))
+            self._gopher_quality(stats, p.gopher_quality, d, langs)
         if p.gopher_repetition is not None:
             self._gopher_repetition(stats, p.gopher_repetition, d)
         if p.c4 is not None:
@@ -172,7 +211,7 @@ class Quality(Transform):
         return split_by_reason(set_columns(scored, {TEXT: new_text}), reasons, removed_source=scored)
 
     # -- Gopher quality ---------------------------------------------------------------------
-    def _gopher_quality(self, s: TextStats, r: GopherQualityRules, d: _Decisions) -> None:
+    def _gopher_quality(self, s: TextStats, r: GopherQualityRules, d: _Decisions, langs: np.ndarray) -> None:
         words = d.value("words", s.n_non_symbol_words, integer=True)
         if r.min_words is not None:
             d.fail(words < r.min_words, "gopher:min_words")
@@ -197,9 +236,10 @@ class Quality(Transform):
         alpha = d.value("alpha_words_ratio", _ratio(s.n_alpha_words, s.n_words))
         if r.min_alpha_words_ratio is not None:
             d.fail(alpha < r.min_alpha_words_ratio, "gopher:alpha_words_ratio")
-        stop = d.value("stop_words", s.distinct_words_in(r.stop_words) if r.stop_words else np.zeros(s.n), integer=True)
-        if r.min_stop_words is not None:
-            d.fail(stop < r.min_stop_words, "gopher:stop_words")
+        counts, checked = _stop_words(s, r.stop_words, langs)
+        stop = d.value("stop_words", counts, integer=True)
+        least = _per_language(r.min_stop_words, langs)
+        d.fail(checked & ~np.isnan(least) & (stop < np.nan_to_num(least)), "gopher:stop_words")
 
     # -- Gopher repetition --------------------------------------------------------------------
     def _gopher_repetition(self, s: TextStats, r: GopherRepetitionRules, d: _Decisions) -> None:

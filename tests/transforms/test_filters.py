@@ -132,3 +132,23 @@ def test_recipe_chaining_every_filter_keeps_the_ledger(tmp_path: Path):
     for column in ("lang", "pii_redactions", "quality_line_punct_ratio", "duplicate_of", "perplexity", "quality_score"):
         assert column in kept.schema.names
     assert kept.num_rows == stats["output"]["docs"] > 0
+
+
+def test_langid_min_score_per_language():
+    from dataprep.transforms.langid import LangId
+
+    texts = ["The quick brown fox jumps over the lazy dog while the farmer watches from the porch.",
+             "Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer zusieht.",
+             "Le renard brun rapide saute par-dessus le chien paresseux pendant que le fermier regarde."]
+    scored = LangId().ensure_setup().process(docs(texts)).kept
+    langs, scores = scored.column("lang").to_pylist(), scored.column("lang_score").to_pylist()
+    assert langs == ["en", "de", "fr"]
+    above = {lang: min(score + 0.001, 1.0) for lang, score in zip(langs, scores)}
+    stage = LangId(min_score={"de": above["de"], "*": 0.1}).ensure_setup()
+    out = stage.process(docs(texts))
+    assert out.removed.column("text").to_pylist() == [texts[1]]
+    assert out.removed.column("reason").to_pylist() == ["langid:low_score"]
+    strict = LangId(min_score={"en": 0.0, "*": 1.0}).ensure_setup().process(docs(texts))
+    assert strict.kept.column("lang").to_pylist() == ["en"]
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        LangId(min_score={"en": 1.5})

@@ -247,3 +247,19 @@ def test_c4_line_rules():
         text = c4.process(docs([good + "\n" + line])).kept.column("text")[0].as_py()
         assert (line.split(" [1]")[0] in text) == kept, line
     assert "[1]" not in c4.process(docs([good + "\nA proper line [1] with a citation."])).kept.column("text")[0].as_py()
+
+
+def test_stop_words_per_language_by_the_lang_column():
+    german = prose(80).replace(" the and ", " der und ")
+    english = prose(80)
+    stage = Quality(gopher_quality={"stop_words": {"en": ["the", "and"], "de": ["der", "und", "die"]},
+                                    "min_stop_words": {"en": 2, "de": 3}})
+    out = stage.process(docs([english, german, german, english], lang=["en", "de", "fr", None]))
+    reasons = dict(zip(out.removed.column("id").to_pylist(), out.removed.column("reason").to_pylist()))
+    assert reasons == {"1": "gopher:stop_words"}  # German has 2 of its 3; French and unknown: no list, not checked
+    assert out.removed.column("quality_stop_words").to_pylist() == [2]
+    fallback = Quality(gopher_quality={"stop_words": {"de": ["der", "und"], "*": ["the", "and"]}, "min_stop_words": 2})
+    out = fallback.process(docs([german, german.replace(" der und ", " the and "), english], lang=["de", "fr", "fr"]))
+    assert out.removed is None  # German by its own list, the others by '*'
+    out = fallback.process(docs([german], lang=["fr"]))
+    assert out.removed.column("reason").to_pylist() == ["gopher:stop_words"]
