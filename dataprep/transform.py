@@ -74,6 +74,10 @@ class MissingRequirementError(ImportError):
     """A stage needs a Python module that is not installed; the message names the pip extra."""
 
 
+class AnnotateError(ValueError):
+    """A stage's ``annotate`` setting is not a boolean, or the stage cannot annotate."""
+
+
 class Transform:
     """Base class of every stage: a batch (``pyarrow.Table``) in, a :class:`StageOutput` out.
 
@@ -93,8 +97,20 @@ class Transform:
     #: modules the stage imports in ``setup`` that a base install may lack, each with the pip
     #: extra that installs it: checked when the stage is configured, before any work
     requires: ClassVar[dict[str, str]] = {}
+    #: whether an annotate-only run may turn the stage's removals into annotations
+    #: (``would_remove``): true for filters and dedups, false for stages whose removals are
+    #: not a judgement of quality (extraction that found no text, tokenization)
+    can_annotate: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
+        annotate = params.pop("annotate", None)
+        if annotate is not None and not isinstance(annotate, bool):
+            raise AnnotateError(f"must be true or false, got {annotate!r}")
+        if annotate and not self.can_annotate:
+            raise AnnotateError(f"the {self.stage_name()} stage cannot annotate instead of removing (only filters and "
+                             "dedups can); remove 'annotate: true'")
+        #: True: removals become annotations (``would_remove``); None: as ``executor.mode`` says
+        self.annotate: bool | None = annotate
         self.params = self.Params(**params)
         self._ready = False
         for module, extra in self.requires.items():
@@ -111,11 +127,14 @@ class Transform:
 
     def spec(self) -> dict[str, Any]:
         """The recipe form of this stage: ``{name: params}`` (used in manifest.json)."""
-        return {self.stage_name(): self.params.model_dump(mode="json")}
+        params = self.params.model_dump(mode="json")
+        if self.annotate is not None:
+            params["annotate"] = self.annotate
+        return {self.stage_name(): params}
 
     def cache_key(self) -> str:
         """Identifies a configured stage, for the once-per-worker cache of loaded models."""
-        return json.dumps(self.spec(), sort_keys=True)
+        return json.dumps([self.spec(), getattr(self, "run_state", None)], sort_keys=True, default=str)
 
     def slug(self) -> str:
         """A file-system-safe short name, used for ``removed/<NN-slug>``."""
@@ -123,6 +142,14 @@ class Transform:
         return "".join(c if c.isalnum() or c in "-_" else "-" for c in short).lower()
 
     # -- lifecycle --------------------------------------------------------------------
+    def prepare_run(self, workdir: str, storage_options: dict) -> Any:
+        """Once per run, on a worker, before any shard of this stage is processed: build what
+        every worker then loads in :meth:`setup` (e.g. an index of reference data), as files
+        under ``workdir``; return a small picklable description of them, which the stage then
+        carries as ``self.run_state`` to every task.  It runs again on resume, so it must be
+        deterministic.  Default: nothing to prepare."""
+        return None
+
     def setup(self) -> None:
         """Load models or other heavy state. Called once per worker process before use."""
 
@@ -186,6 +213,7 @@ class Filter(Transform):
 
     #: the reason recorded when keep() returns a boolean mask; defaults to the stage name
     reason: ClassVar[str | None] = None
+    can_annotate: ClassVar[bool] = True
 
     def score(self, batch: pa.Table) -> dict[str, pa.Array]:
         return {}

@@ -17,7 +17,7 @@ from dataprep.config.errors import Problem, RecipeError, pydantic_problems
 from dataprep.config.registry import StageLookupError, resolve_stage
 from dataprep.config.yaml_source import line_for, read_yaml_file
 from dataprep.io.inputs import InputError, InputSpec, input_reads_output, list_files
-from dataprep.transform import MissingRequirementError, Transform
+from dataprep.transform import AnnotateError, MissingRequirementError, Transform
 
 SCHEDULER_RE = re.compile(r"^(local|(tcp|tls|ucx|ws|wss|inproc)://[^\s/]+(:\d+)?/?)$")
 
@@ -47,6 +47,9 @@ class ExecutorSpec(BaseModel):
     dashboard: bool = Field(default=False, description="start the Dask dashboard of the LocalCluster (its address is "
                             "printed) and the workers' statistical profiler it shows")
     connect_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a remote scheduler")
+    mode: Literal["filter", "annotate"] = Field(default="filter", description=(
+        "filter: stages remove documents; annotate: filters and dedups remove nothing, but mark what they would "
+        "remove (columns would_remove, would_remove_all; stats 'would_remove'), to choose thresholds from one run"))
     retries: int = Field(default=3, ge=0, le=100, description=(
         "times a task may lose its worker (a native crash, or memory past memory_limit) before the documents "
         "that crash it are searched for and quarantined as worker_crash (Dask's allowed-failures; set on the "
@@ -126,6 +129,8 @@ def validate_data(data: Any, file: str, lines: dict[str, int] | None = None, che
             problems += pydantic_problems(exc, f"{path}.{name}", cls.Params)
         except MissingRequirementError as exc:
             problems.append(Problem(f"{path}.{name}", str(exc)))
+        except AnnotateError as exc:
+            problems.append(Problem(f"{path}.{name}.annotate", str(exc)))
         except Exception as exc:  # noqa: BLE001 - a user's constructor: report, do not crash
             problems.append(Problem(f"{path}.{name}", f"{type(exc).__name__}: {exc}"))
 

@@ -84,6 +84,10 @@ class StageCounts:
     removed: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
+    #: annotating stages: what the stage would have removed, by reason -- of every document
+    #: it saw (``would_remove``) and of those no earlier stage would have removed (``would_remove_first``)
+    would_remove: dict[str, int] = field(default_factory=dict)
+    would_remove_first: dict[str, int] = field(default_factory=dict)
 
     def balanced(self) -> bool:
         return self.docs_in == self.docs_out + sum(self.removed.values()) + sum(self.quarantined.values())

@@ -15,6 +15,7 @@ anything else is recomputed (tasks are deterministic, so the output is byte-iden
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from collections.abc import Sequence
@@ -34,9 +35,9 @@ from dataprep.engine.progress import Progress, QuietProgress
 from dataprep.engine.receipt import Receipt
 from dataprep.engine.run_groups import RunPlan, run_groups
 from dataprep.engine.run_lock import OutputLockedError, RunLock
-from dataprep.engine.stats import aggregate
+from dataprep.engine.stats import aggregate, output_columns
 from dataprep.io.inputs import InputSpec, input_reads_output, plan_shards
-from dataprep.io.layout import MANIFEST_FILE, STATS_FILE
+from dataprep.io.layout import DATA, MANIFEST_FILE, STATS_FILE
 from dataprep.transform import Transform
 
 
@@ -60,6 +61,30 @@ def _coerce_stage(stage: Transform | dict | str) -> Transform:
     return data.stages[0]
 
 
+def _in_mode(stage: Transform, mode: str) -> Transform:
+    """``stage`` as ``executor.mode`` runs it: in annotate mode, a copy that annotates, for a
+    stage that can and whose own ``annotate`` does not say otherwise."""
+    if mode != "annotate" or stage.annotate is not None or not stage.can_annotate:
+        return stage
+    annotating = copy.copy(stage)
+    annotating.annotate = True
+    return annotating
+
+
+def _gather_hashes(client: Any, futures: list, owned: list[list[str]], storage_options: dict) -> list[list]:
+    """The input hashes; a hashing task that was queued on a worker a crashing document killed
+    (Dask counts it among that worker's victims) is hashed again -- hashing kills no worker."""
+    from distributed import KilledWorker
+
+    out = []
+    for future, paths in zip(futures, owned):
+        try:
+            out.append(future.result())
+        except KilledWorker:
+            out.append(client.submit(hash_inputs, paths, storage_options=storage_options, pure=False).result())
+    return out
+
+
 class Pipeline:
     """Stages applied to an input, written to an output: the recipe, in code.
 
@@ -77,10 +102,10 @@ class Pipeline:
         if isinstance(output, str):
             output = OutputSpec(path=output)
         self.output = output if isinstance(output, OutputSpec) else OutputSpec(**output)
-        self.stages = [_coerce_stage(s) for s in stages]
         self.name = name
         self.seed = seed
         self.executor = executor if isinstance(executor, ExecutorSpec) else ExecutorSpec(**(executor or {}))
+        self.stages = [_in_mode(_coerce_stage(s), self.executor.mode) for s in stages]
 
     @classmethod
     def from_recipe(cls, recipe: Recipe) -> Pipeline:
@@ -168,7 +193,7 @@ class Pipeline:
         plan = RunPlan(plan_groups(self.stages, self.input.format), shards, self.input, folder.fs, folder.root,
                        self.output.storage_options)
         receipts, skipped = run_groups(client, plan, resume, progress)
-        inputs = [x for part in client.gather(hashes) for x in part]
+        inputs = [x for part in _gather_hashes(client, hashes, owned, self.input.storage_options) for x in part]
         return self._write_outcome(folder, receipts, inputs, len(shards), skipped), skipped
 
     def _write_outcome(self, folder: OutputFolder, receipts: list[Receipt], inputs: list[tuple[str, int, str]],
@@ -178,7 +203,9 @@ class Pipeline:
         errors = check_ledger(stats)
         if errors:
             raise LedgerError("the run's counts do not add up:\n  " + "\n  ".join(errors))
-        stats.pop("_files")
+        files = stats.pop("_files")
+        stats["output"]["columns"] = output_columns(folder.fs, folder.root, sorted(p for p in files
+                                                                                   if p.startswith(f"{DATA}/")))
         isolated = sum(sum(s["quarantined"].values()) for s in stats["stages"])
         stats["run"] = {"name": self.name, "shards": shards, "resumed_shards": skipped,
                         "crashing_documents_isolated": isolated}

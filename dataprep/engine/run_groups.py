@@ -16,7 +16,7 @@ from typing import Any
 
 import fsspec
 
-from dataprep.engine.errors import RunError, StageError
+from dataprep.engine.errors import RunError, StageError, stage_error
 from dataprep.engine.plan import Group, Source, barrier_inputs
 from dataprep.engine.poison import find_crashes
 from dataprep.engine.progress import Progress
@@ -25,6 +25,8 @@ from dataprep.engine.shard_task import ShardTask, run_shard
 from dataprep.engine.summaries import combine_summaries
 from dataprep.engine.worker_logs import write_worker_logs
 from dataprep.io.inputs import InputSpec, Shard
+from dataprep.io.layout import STAGES, stage_folder
+from dataprep.transform import Transform
 
 MAX_SEARCHES = 3  # poison searches per shard before its KilledWorker fails the run
 
@@ -62,6 +64,19 @@ def _input_paths(client: Any, plan: RunPlan, group: Group, state: Any) -> dict[s
     return {s.name: previous.output_path(s) for s in plan.shards}
 
 
+def _prepare_stages(client: Any, plan: RunPlan, group: Group) -> None:
+    """Run the once-per-run preparation of the group's stages that have one, on workers."""
+    for i, stage in enumerate(group.stages):
+        if type(stage).prepare_run is Transform.prepare_run:
+            continue
+        workdir = f"{plan.root}/{STAGES}/{stage_folder(group.first + i, stage.slug())}/prepared"
+        try:
+            stage.run_state = client.submit(stage.prepare_run, workdir, plan.storage_options, pure=False).result()
+        except Exception as exc:
+            error = stage_error(group.first + i, stage.stage_name(), "preparing the run", exc)
+            raise RunError(str(error), write_worker_logs(client, plan.fs, plan.root)) from exc
+
+
 def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress) -> tuple[list[Receipt], int]:
     """Run every group; return all receipts (in completion order) and how many shards were resumed."""
     receipts: list[Receipt] = []
@@ -74,6 +89,8 @@ def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress) -> 
         receipts += done
         todo = [s for s in plan.shards if s.name not in done_names]
         state = None
+        if todo:  # before combine: a barrier's own preparation (e.g. a reference's summaries) feeds it
+            _prepare_stages(client, plan, group)
         if group.barrier is not None and todo:
             previous = plan.groups[group.index - 1]
             state = client.submit(combine_summaries, group.barrier, group.first, plan.root, plan.storage_options,

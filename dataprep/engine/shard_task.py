@@ -20,6 +20,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataprep.engine import annotate
 from dataprep.engine.counts import ReadCounts, text_bytes
 from dataprep.engine.crashes import Crash
 from dataprep.engine.plan import Group, Source
@@ -94,7 +95,7 @@ def run_shard(task: ShardTask, state: Any = None) -> Receipt:
             kept = runner.run(docs, docs_bytes, outputs)
             outputs.keep(kept)
             if summarizer is not None:
-                outputs.summarize(summarizer.summarize(kept))
+                outputs.summarize(summarizer.summarize(annotate.alive(kept)))
         files = outputs.close()
     except BaseException:
         outputs.abort()

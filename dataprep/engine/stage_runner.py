@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep.engine import annotate
 from dataprep.engine.counts import StageCounts, add_values, text_bytes
 from dataprep.engine.crashes import WORKER_CRASH, Crash, crash_rows
 from dataprep.engine.errors import StageError, stage_error
@@ -58,7 +59,14 @@ class StageRunner:
                 docs = self._set_aside_crashes(i, docs, outputs)
             t0 = time.perf_counter()
             try:
+                if stage.annotate:
+                    docs = annotate.prepare(docs)
                 out = stage.apply(docs, self.state) if stage.barrier else stage.process(docs)
+                if stage.annotate:
+                    out, would, first = annotate.fold(out, stage.stage_name())
+                    if would is not None:
+                        add_values(c.would_remove, would)
+                        add_values(c.would_remove_first, first)
             except Exception as exc:
                 raise stage_error(self.first + i, stage.stage_name(), f"on shard {self.shard}", exc) from exc
             c.seconds += time.perf_counter() - t0

@@ -1,10 +1,13 @@
 """stats.json: the receipts of every shard task summed per stage.
 
 stats.json holds ``input`` (what the readers produced), one entry per stage (documents and
-bytes in and out, removals by reason, extra counters, seconds summed over tasks), ``output``,
-and ``lengths``: documents per length bin (:func:`~dataprep.engine.counts.length_counts`) of
-the output (``kept``) and of every removed document (``removed``), counted as they were
-written, so the report draws the length distribution without reading the text back.
+bytes in and out, removals by reason, extra counters, seconds summed over tasks; for a stage that
+annotates, ``would_remove`` and ``would_remove_first``: what it would have removed, by reason, of
+all it saw and of what no earlier stage would have removed), ``output`` (documents, and
+``columns``: the name and Arrow type of every column of ``data/``), and ``lengths``: documents
+per length bin (:func:`~dataprep.engine.counts.length_counts`) of the output (``kept``) and of
+every removed document (``removed``), counted as they were written, so the report draws the
+length distribution without reading the text back.
 """
 
 from __future__ import annotations
@@ -12,9 +15,25 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from dataprep.engine.counts import LENGTH_BINS_PER_DECADE, add_counts
 from dataprep.engine.receipt import Receipt
 from dataprep.transform import Transform
+
+
+def output_columns(fs: Any, root: str, data_files: list[str]) -> dict[str, str]:
+    """The columns of ``data/`` and their Arrow types (the schemas of every file's footer, unified),
+    for stats.json's ``output.columns``: what DuckDB, Hugging Face ``datasets`` or pandas will see."""
+    schemas = []
+    for path in data_files:
+        with fs.open(f"{root}/{path}", "rb") as f:
+            schemas.append(pq.read_schema(f))
+    if not schemas:
+        return {}
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    return {field.name: str(field.type) for field in schema}
 
 
 def aggregate(receipts: list[Receipt], stages: list[Transform]) -> dict[str, Any]:
@@ -48,6 +67,10 @@ def aggregate(receipts: list[Receipt], stages: list[Transform]) -> dict[str, Any
             "counters": dict(sorted(s.get("counters", {}).items())),
             "seconds": round(s.get("seconds", 0.0), 3),
         })
+        if stage.annotate:
+            out_stages[-1]["annotate"] = True
+            out_stages[-1]["would_remove"] = dict(sorted(s.get("would_remove", {}).items()))
+            out_stages[-1]["would_remove_first"] = dict(sorted(s.get("would_remove_first", {}).items()))
     reader["seconds"] = round(reader["seconds"], 3)
     reader["quarantined"] = dict(sorted(reader["quarantined"].items()))
     final = out_stages[-1]["docs_out"] if out_stages else reader["docs"]

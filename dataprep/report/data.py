@@ -64,6 +64,8 @@ class ReportData:
     kept_samples: list[dict[str, Any]] = field(default_factory=list)
     removed_samples: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)  # (removed/ folder, rows)
     quarantine_samples: list[dict[str, Any]] = field(default_factory=list)
+    #: annotating stages: ("NN reason", documents it would remove, of them no earlier stage's)
+    would_remove: list[tuple[str, int, int]] = field(default_factory=list)
 
     def languages(self, top: int = 15) -> list[tuple[str, int]]:
         """Kept documents per language, the ``top`` most frequent."""
@@ -182,6 +184,8 @@ def collect(out: str | Path, *, samples_per_reason: int = 3, max_rows: int = 100
         read_seconds=stats["input"].get("seconds", 0.0), quarantined=quarantined, kept=stats["output"]["docs"],
         stages=stages, bytes_per_token=bytes_per_token, reasons=sorted(reasons.items(), key=lambda kv: -kv[1]),
         max_rows=max_rows, lengths=stats.get("lengths"))
+    data.would_remove = [(f"{s['index']:02d} {k}", v, s.get("would_remove_first", {}).get(k, 0))
+                         for s in stats["stages"] for k, v in s.get("would_remove", {}).items()]
 
     wanted = ([] if data.lengths is not None else ["text"]) + ["lang"] + [c for c, _, _ in SCORES]
     kept_data, removed_data = dataset(root / DATA), dataset(root / REMOVED)

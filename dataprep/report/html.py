@@ -95,6 +95,21 @@ def _removals_and_time(d: ReportData) -> str:
             + "</div>")
 
 
+def _would_remove(d: ReportData) -> str:
+    """An annotate run: what each stage's thresholds would remove, had they removed."""
+    if not d.would_remove:
+        return ""
+    rows = "".join(f"<tr><td class='l'>{html.escape(k)}</td><td>{n:,}</td><td>{first:,}</td>"
+                   f"<td>{100 * n / max(d.docs_read, 1):.1f}%</td></tr>" for k, n, first in d.would_remove)
+    return ("<h2>What the filters would remove (annotate run)</h2><p class='meta'>nothing was removed: each "
+            "document carries would_remove (the first stage's reason) and would_remove_all (every stage's); "
+            "'first' counts the documents no earlier stage would have removed</p><div class='grid'>"
+            + bars("documents each reason would remove", [k for k, _, _ in d.would_remove],
+                   [n for _, n, _ in d.would_remove])
+            + "</div><table><tr><th class='l'>stage and reason</th><th>would remove</th><th>first</th>"
+            "<th>of documents read</th></tr>" + rows + "</table>")
+
+
 def _series(d: ReportData, column: str) -> dict[str, np.ndarray]:
     return {k: v for k, v in (("kept", d.kept_columns.get(column)), ("removed", d.removed_columns.get(column)))
             if v is not None and len(v)}
@@ -149,7 +164,7 @@ def render(d: ReportData) -> str:
     header = (f"<h1>dataprep run: {html.escape(d.name)}</h1><p class='meta'>{html.escape(d.root)} · "
               f"{d.inputs:,} inputs → {d.kept:,} documents kept, {sum(d.quarantined.values()):,} quarantined · "
               f"report built {time.strftime('%Y-%m-%d %H:%M:%S')}</p>")
-    body = [header, _funnel(d), _removals_and_time(d), _distributions(d), _clusters(d), _samples(d)]
+    body = [header, _funnel(d), _removals_and_time(d), _would_remove(d), _distributions(d), _clusters(d), _samples(d)]
     return (f"<!DOCTYPE html><html lang='en' data-render='pending'><head><meta charset='utf-8'>"
             f"<title>dataprep report: {html.escape(d.name)}</title><style>{CSS}</style><script>{CHECK}</script>"
             f"</head><body>{''.join(body)}</body></html>")

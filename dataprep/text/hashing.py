@@ -38,7 +38,8 @@ def word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
 
     The span is read as little-endian 8-byte chunks (the last one zero-padded); starting from
     ``length * MIX``, each chunk is xor-ed in, multiplied by ``MIX`` and xor-shifted.  One NumPy
-    step per chunk position, over the spans still that long."""
+    step per chunk position, over the spans still that long (found among the previous step's,
+    so long lines cost their own length, not the batch's size times the longest)."""
     padded = np.zeros(len(data) + 8, dtype=np.uint8)
     padded[: len(data)] = data
     chunks = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes at any offset
@@ -52,12 +53,14 @@ def word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
         h *= MIX
         h ^= h >> np.uint64(32)
         k = 8
-        while len(todo := np.flatnonzero(lengths > k)):
+        todo = np.flatnonzero(lengths > k)
+        while len(todo):  # each step filters the spans still that long, not all of them
             chunk = chunks[starts[todo] + k] & _LOW_BYTES[np.minimum(lengths[todo] - k, 8)]
             part = (h[todo] ^ chunk) * MIX
             part ^= part >> np.uint64(32)
             h[todo] = part
             k += 8
+            todo = todo[lengths[todo] > k]
     return h
 
 
