@@ -6,7 +6,9 @@ one space, trimmed) and writes ``(hash, id, shard)`` as its summary.  ``combine`
 the hashes between Dask tasks into ``partitions`` partitions (:mod:`dataprep.engine.exchange`, so no
 single worker holds the whole corpus), keeps the smallest ``id`` of every group as its
 representative, and writes the other members, partitioned by shard.  Each shard then loads only its own
-removals.  Removed documents carry ``duplicate_of`` (the representative's id).
+removals.  Removed documents carry ``duplicate_of`` (the representative's id).  ``keep: none``
+removes every member of a group instead, and ``against`` removes what duplicates a reference
+dataset (reason ``dedup_exact:in_reference``), see :mod:`dataprep.dedup.policy`.
 
 Memory: the grouping is spread over ``partitions`` tasks of about
 ``documents x 50 bytes / partitions`` each (by default at most 4M documents a task,
@@ -16,6 +18,7 @@ Memory: the grouping is spread over ``partitions`` tasks of about
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,14 +27,16 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from dataprep.dedup import removals
+from dataprep.dedup.policy import DedupPolicyParams, Keep, decide, with_reference
+from dataprep.dedup.reference import summarize_reference
 from dataprep.engine.exchange import key_partition
 from dataprep.engine.summaries import Summaries
 from dataprep.io.state_files import reset_folder
 from dataprep.schema import ID, TEXT
-from dataprep.transform import GlobalTransform, Params, StageOutput
+from dataprep.transform import GlobalTransform, StageOutput
 
 
-class DedupExactParams(Params):
+class DedupExactParams(DedupPolicyParams):
     lowercase: bool = Field(True, description="compare texts in lower case")
     collapse_whitespace: bool = Field(True, description="compare with runs of white space made one space, trimmed")
     partitions: int | None = Field(None, ge=1,
@@ -47,19 +52,30 @@ def normalise(text: pa.Array, lowercase: bool, collapse_whitespace: bool) -> pa.
     return text
 
 
-def _duplicates(table: pa.Table, partition: int) -> pa.Table:
-    """Within one partition of the hash exchange: every document whose text hash another
-    document with a smaller id shares, with that smallest id as ``duplicate_of``."""
-    groups = table.group_by(["h1", "h2"]).aggregate([(ID, "min")])
-    joined = table.join(groups, keys=["h1", "h2"], join_type="inner")
-    dups = joined.filter(pc.not_equal(joined.column(ID), joined.column(f"{ID}_min")))
-    return pa.table({ID: dups.column(ID), "duplicate_of": dups.column(f"{ID}_min"), "shard": dups.column("shard")})
+def _duplicates(table: pa.Table, partition: int, keep: Keep) -> pa.Table:
+    """Within one partition of the hash exchange: the documents to remove (:mod:`dataprep.dedup.policy`),
+    each with ``duplicate_of`` (its group's smallest id) and its reason."""
+    if not table.num_rows:
+        return pa.table({ID: pa.array([], pa.string()), "duplicate_of": pa.array([], pa.string()),
+                         "reason": pa.array([], pa.string()), "shard": pa.array([], pa.string())})
+    order = table.sort_by([("h1", "ascending"), ("h2", "ascending"), (ID, "ascending")])
+    h1, h2 = order.column("h1").to_numpy(), order.column("h2").to_numpy()
+    first = np.concatenate([[True], (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])])
+    group = np.cumsum(first) - 1
+    ids = order.column(ID).combine_chunks()
+    reps = ids.take(pa.array(np.flatnonzero(first)[group]))
+    duplicate_of, reasons, _ = decide(ids, reps, np.bincount(group)[group] > 1, keep, "dedup_exact:duplicate",
+                                      "dedup_exact:in_reference")
+    gone = pc.is_valid(reasons)
+    return pa.table({ID: ids.filter(gone), "duplicate_of": duplicate_of.filter(gone), "reason": reasons.filter(gone),
+                     "shard": order.column("shard").filter(gone)})
 
 
 class DedupExact(GlobalTransform):
     """Keep one document (the smallest id) per group of identical normalised texts."""
 
     name = "dedup_exact"
+    can_annotate = True
     Params = DedupExactParams
 
     def summarize(self, batch: pa.Table) -> pa.Table:
@@ -71,20 +87,27 @@ class DedupExact(GlobalTransform):
     def reads_documents(self) -> bool:
         return False
 
+    def prepare_run(self, workdir: str, storage_options: dict) -> dict[str, Any] | None:
+        """With ``against``: the reference's summaries (:mod:`dataprep.dedup.reference`)."""
+        if self.params.against is None:
+            return None
+        return summarize_reference(self, self.params.against, workdir, storage_options)
+
     def combine(self, summaries: Summaries) -> Any:
         from distributed import worker_client
 
         out = f"{summaries.workdir}/duplicates"
         reset_folder(out, summaries.storage_options)
+        summaries = with_reference(summaries, getattr(self, "run_state", None))
         parts = self.params.partitions or summaries.partitions()
         with worker_client() as client:
-            found = summaries.exchange(client, parts, key_partition("h1", parts), _duplicates,
-                                       columns=["h1", "h2", ID, "shard"])
+            found = summaries.exchange(client, parts, key_partition("h1", parts),
+                                       partial(_duplicates, keep=self.params.keep), columns=["h1", "h2", ID, "shard"])
         removals.write(pa.concat_tables(found), out, summaries.storage_options)
         return out
 
     def shard_state(self, state: Any, shard: str) -> pa.Table:
-        return removals.load(state, shard, ["duplicate_of"])
+        return removals.load(state, shard, ["duplicate_of", "reason"])
 
     def apply(self, batch: pa.Table, state: pa.Table) -> StageOutput:
-        return removals.apply(batch, state, ["duplicate_of"], "dedup_exact:duplicate")
+        return removals.apply(batch, state, ["duplicate_of"])

@@ -11,7 +11,9 @@
    shingle sets reaches ``threshold`` (:mod:`dataprep.dedup.candidate_jaccard`: each shard re-read
    once, for its candidates only).  Connected components are found by min-label propagation
    over the partitioned edges (:mod:`dataprep.dedup.components`); each partition of labels is
-   written as per-shard removal lists: the smallest id of each component is kept.
+   written as per-shard removal lists: the smallest id of each component is kept (or none, with
+   ``keep: none``; with ``against``, the reference's band keys take part and what clusters with
+   a reference document is removed as ``in_reference``: :mod:`dataprep.dedup.policy`).
 3. *apply*: each shard loads its own list; removed documents carry ``duplicate_of`` (the
    representative) and ``dup_cluster``; kept members of a cluster carry ``dup_cluster`` too.
 
@@ -31,21 +33,22 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from dataprep.dedup import removals
 from dataprep.dedup.candidate_jaccard import verified_edges
 from dataprep.dedup.components import components
 from dataprep.dedup.minhash import band_keys, optimal_bands_rows, shingle_hashes, signatures
+from dataprep.dedup.policy import DedupPolicyParams, Keep, decide, with_reference
+from dataprep.dedup.reference import strip, summarize_reference
 from dataprep.engine.exchange import key_partition
 from dataprep.engine.summaries import Summaries
 from dataprep.io.state_files import read_table, reset_folder, write_table
 from dataprep.schema import ID, TEXT
-from dataprep.transform import GlobalTransform, Params, StageOutput
+from dataprep.transform import GlobalTransform, StageOutput
 
 
-class MinHashParams(Params):
+class MinHashParams(DedupPolicyParams):
     ngram: int = Field(5, ge=1, le=64, description="shingle size in words (or characters with mode: char)")
     mode: Literal["word", "char"] = Field(
         "word", description="word shingles, or character shingles for scripts without spaces")
@@ -62,6 +65,9 @@ class MinHashParams(Params):
     def _bands_rows(self) -> MinHashParams:
         if (self.bands is None) != (self.rows is None):
             raise ValueError("give both bands and rows, or neither (then they are chosen from threshold and num_perm)")
+        if self.verify and self.against is not None:
+            raise ValueError("verify re-reads candidate documents, which a reference dataset (against) does not "
+                             "offer: use one or the other")
         return self
 
     def lsh(self) -> tuple[int, int]:
@@ -117,16 +123,21 @@ def _bucket_edges(table: pa.Table, partition: int, workdir: str, storage_options
     return edges.num_rows
 
 
-def _write_removals(labels_path: str, part: int, out: str, storage_options: dict) -> None:
-    """One partition of the components as removal lists: every member of a cluster gets
-    ``dup_cluster`` (its smallest id); all but that one get ``duplicate_of`` too."""
+def _write_removals(labels_path: str, part: int, out: str, storage_options: dict, keep: Keep) -> None:
+    """One partition of the components as removal lists: every member of a cluster of the run
+    gets ``dup_cluster`` (its smallest id); those removed (:mod:`dataprep.dedup.policy`) get
+    ``duplicate_of`` and their reason too."""
     labels = read_table(labels_path, storage_options, ["node", "label", "shard"]).sort_by("node")
-    node, label = labels.column("node"), labels.column("label")
+    node, label = labels.column("node").combine_chunks(), labels.column("label").combine_chunks()
+    duplicate_of, reasons, own = decide(node, label, np.ones(len(node), dtype=bool), keep,
+                                        "minhash_dedup:near_duplicate", "minhash_dedup:in_reference")
+    own_rows = pa.array(own)
     removals.write(pa.table({
-        ID: node,
-        "duplicate_of": pc.if_else(pc.equal(node, label), pa.scalar(None, pa.string()), label),
-        "dup_cluster": label,
-        "shard": labels.column("shard"),
+        ID: node.filter(own_rows),
+        "duplicate_of": duplicate_of.filter(own_rows),
+        "dup_cluster": strip(label).filter(own_rows),
+        "reason": reasons.filter(own_rows),
+        "shard": labels.column("shard").filter(own_rows),
     }), out, storage_options, part=part)
 
 
@@ -134,6 +145,7 @@ class MinHashDedup(GlobalTransform):
     """Keep one document (the smallest id) per cluster of near duplicates."""
 
     name = "minhash_dedup"
+    can_annotate = True
     Params = MinHashParams
 
     def setup(self) -> None:
@@ -155,6 +167,12 @@ class MinHashDedup(GlobalTransform):
     def reads_documents(self) -> bool:
         return self.params.verify
 
+    def prepare_run(self, workdir: str, storage_options: dict) -> dict[str, Any] | None:
+        """With ``against``: the reference's band keys (:mod:`dataprep.dedup.reference`)."""
+        if self.params.against is None:
+            return None
+        return summarize_reference(self, self.params.against, workdir, storage_options)
+
     def combine(self, summaries: Summaries) -> Any:
         from distributed import worker_client
 
@@ -162,6 +180,7 @@ class MinHashDedup(GlobalTransform):
         out, graph = f"{summaries.workdir}/clusters", f"{summaries.workdir}/graph"
         reset_folder(out, so)
         reset_folder(graph, so)
+        summaries = with_reference(summaries, getattr(self, "run_state", None))
         parts = self.params.partitions or summaries.partitions()
         with worker_client() as client:
             edges = summaries.exchange(client, parts, key_partition("key", parts),
@@ -175,11 +194,11 @@ class MinHashDedup(GlobalTransform):
             if sum(edges):
                 labels = components(client, edge_files, parts, f"{graph}/components", so)
                 client.gather(client.map(_write_removals, labels, range(parts), out=out, storage_options=so,
-                                         pure=False))
+                                         keep=self.params.keep, pure=False))
         return out
 
     def shard_state(self, state: Any, shard: str) -> pa.Table:
-        return removals.load(state, shard, ["duplicate_of", "dup_cluster"])
+        return removals.load(state, shard, ["duplicate_of", "dup_cluster", "reason"])
 
     def apply(self, batch: pa.Table, state: pa.Table) -> StageOutput:
-        return removals.apply(batch, state, ["duplicate_of", "dup_cluster"], "minhash_dedup:near_duplicate")
+        return removals.apply(batch, state, ["duplicate_of", "dup_cluster"])

@@ -159,6 +159,7 @@ class PerplexityBuckets(GlobalTransform):
     """CCNet head/middle/tail from percentiles of ``perplexity`` over the whole run, per language."""
 
     name = "perplexity_buckets"
+    can_annotate = True
     Params = PerplexityBucketsParams
 
     def summarize(self, batch: pa.Table) -> pa.Table:

@@ -25,6 +25,8 @@ BUILTINS: dict[str, str] = {
     "minhash_dedup": "dataprep.transforms.minhash_dedup:MinHashDedup",
     "tokenize": "dataprep.transforms.tokenize:Tokenize",
     "shuffle": "dataprep.transforms.shuffle:Shuffle",
+    "decontaminate": "dataprep.transforms.decontaminate:Decontaminate",
+    "dedup_paragraphs": "dataprep.transforms.dedup_paragraphs:DedupParagraphs",
 }
 
 

@@ -36,10 +36,14 @@ def load(path: str, shard: str, columns: list[str], storage_options: dict | None
     return pa.concat_tables(tables).combine_chunks()
 
 
-def apply(batch: pa.Table, found: pa.Table, columns: list[str], reason: str) -> StageOutput:
-    """Set ``columns`` from one shard's :func:`load` result (null for ids not in it) and remove,
-    with ``reason``, every document whose first column (e.g. ``duplicate_of``) is set."""
+def apply(batch: pa.Table, found: pa.Table, columns: list[str], reason: str | None = None) -> StageOutput:
+    """Set ``columns`` from one shard's :func:`load` result (null for ids not in it) and remove
+    the documents to remove: with ``reason``, every document whose first column (e.g.
+    ``duplicate_of``) is set; without, those whose ``reason`` column (loaded too) is set, with it."""
     at = pc.index_in(batch.column(ID), value_set=found.column(ID))
     scored = set_columns(batch, {c: found.column(c).take(at) for c in columns})
-    reasons = pc.if_else(pc.is_valid(scored.column(columns[0])), pa.scalar(reason), pa.scalar(None, pa.string()))
+    if reason is None:
+        reasons = found.column("reason").take(at)
+    else:
+        reasons = pc.if_else(pc.is_valid(scored.column(columns[0])), pa.scalar(reason), pa.scalar(None, pa.string()))
     return split_by_reason(scored, reasons)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import Drop, Filter, GlobalTransform, Map, Params, StageOutput, document_transform, split_by_reason
+from dataprep.transforms.decontaminate import Decontaminate, DecontaminateParams
 
 
 class SleepParams(Params):
@@ -125,3 +126,23 @@ class Crash(Map):
             time.sleep(30)
             del hog
         return batch
+
+
+class CountingDecontaminateParams(DecontaminateParams):
+    log_dir: str
+
+
+class CountingDecontaminate(Decontaminate):
+    """decontaminate, recording each setup() (its worker's pid) and each prepare_run() as files."""
+
+    Params = CountingDecontaminateParams
+
+    def prepare_run(self, workdir: str, storage_options: dict):  # noqa: ANN201 - as the parent's
+        with open(os.path.join(self.params.log_dir, f"prepare-{time.time_ns()}"), "w"):
+            pass
+        return super().prepare_run(workdir, storage_options)
+
+    def setup(self) -> None:
+        with open(os.path.join(self.params.log_dir, f"setup-{os.getpid()}-{time.time_ns()}"), "w"):
+            pass
+        super().setup()
