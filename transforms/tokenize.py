@@ -8,12 +8,16 @@ workers), their texts are read back, one task per shard, and a byte-level BPE is
 them with Hugging Face ``tokenizers`` and saved in the run.  Encoding uses the fastest batch
 API the installed ``tokenizers`` offers (``encode_batch_fast`` when present).  Every document
 ends with the end-of-document token.  Documents keep their columns in ``data/`` and gain
-``n_tokens``; the ids go to ``tokens/`` (see :mod:`dataprep.io.tokens`); stats count ``tokens``.
+``n_tokens``; the ids go to ``tokens/`` (see :mod:`dataprep.io.tokens`), with our index, a
+Megatron-LM index, or both (``format``); stats count ``tokens``.  ``val_fraction`` holds out
+documents, chosen by a seeded hash of their id (so the split does not depend on sharding), into
+``tokens/val/``; ``data/`` then has a ``split`` column and stats count ``val_documents`` and
+``val_tokens``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import fsspec
 import numpy as np
@@ -23,7 +27,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from dataprep.engine.summaries import Summaries
-from dataprep.io.tokens import TokenShardWriter
+from dataprep.io.tokens import FORMATS, TOKENS, VAL, TokenShardWriter
 from dataprep.schema import ID, TEXT
 from dataprep.text.hashing import seeded_keys
 from dataprep.transform import GlobalTransform, Params, StageOutput, set_columns
@@ -43,6 +47,12 @@ class TokenizeParams(Params):
     tokenizer: str | None = Field(None, description="a Hugging Face tokenizer.json to encode with")
     train: TrainParams | None = Field(None, description="train a byte-level BPE in the run instead")
     eos_token: str = Field(EOS, description="appended to every document; must be in the vocabulary")
+    format: Literal["ours", "megatron", "both"] = Field(
+        "ours", description="token shard index: ours (.idx.npy), megatron (a Megatron-LM .idx beside the same .bin, "
+        "read by megatron.core's IndexedDataset), or both")
+    val_fraction: float = Field(0.0, ge=0.0, le=0.5, description="documents held out into tokens/val/ (chosen by a "
+                                "seeded hash of the id, so the same whatever the sharding); data/ gains a split column")
+    val_seed: int = Field(0, description="seed of the validation split")
 
     @model_validator(mode="after")
     def _one_source(self) -> TokenizeParams:
@@ -146,8 +156,15 @@ class Tokenize(GlobalTransform):
         for e, end, n in zip(encodings, ends, lengths):
             ids[end - n:end - 1] = e.ids
         ids[ends - 1] = eos
-        out = set_columns(batch, {"n_tokens": pa.array(lengths.astype(np.int32))})
-        return StageOutput(kept=out, counters={"tokens": int(lengths.sum())}, extra={"ids": ids, "lengths": lengths})
+        columns = {"n_tokens": pa.array(lengths.astype(np.int32))}
+        counters = {"tokens": int(lengths.sum())}
+        extra = {"ids": ids, "lengths": lengths}
+        if self.params.val_fraction > 0:
+            val = held_out(batch.column(ID).to_pylist(), self.params.val_fraction, self.params.val_seed)
+            columns["split"] = pa.array(np.where(val, "val", "train"), pa.string())
+            counters["val_documents"], counters["val_tokens"] = int(val.sum()), int(lengths[val].sum())
+            extra["val"] = val
+        return StageOutput(kept=set_columns(batch, columns), counters=counters, extra=extra)
 
     def process(self, batch: pa.Table) -> StageOutput:
         return self._encode(batch, self.params.tokenizer)
@@ -158,18 +175,38 @@ class Tokenize(GlobalTransform):
     def open_sink(self, fs: Any, root: str, shard: str, state: Any = None) -> _TokenSink:
         source = state if self.barrier else self.params.tokenizer  # the trained tokenizer's JSON, or the file
         tok, eos, as_json = self._tokenizer(source)
-        return _TokenSink(TokenShardWriter(fs, root, shard, tok.get_vocab_size(with_added_tokens=True), eos, as_json))
+        formats = FORMATS if self.params.format == "both" else (self.params.format,)
+        vocab = tok.get_vocab_size(with_added_tokens=True)
+        writers = {"train": TokenShardWriter(fs, root, shard, vocab, eos, as_json, TOKENS, formats)}
+        if self.params.val_fraction > 0:
+            writers["val"] = TokenShardWriter(fs, root, shard, vocab, eos, as_json, f"{TOKENS}/{VAL}", formats)
+        return _TokenSink(writers)
+
+
+def held_out(ids: list[str], fraction: float, seed: int) -> np.ndarray:
+    """Whether each document is in the validation split: its seeded id key below ``fraction`` of 2^64."""
+    return seeded_keys(ids, seed, sep="|val|") < np.uint64(int(fraction * 2**64) if fraction < 1 else 2**64 - 1)
 
 
 class _TokenSink:
-    def __init__(self, writer: TokenShardWriter) -> None:
-        self.writer = writer
+    """The token shards of one shard: the training part, and the validation part when there is one."""
+
+    def __init__(self, writers: dict[str, TokenShardWriter]) -> None:
+        self.writers = writers
 
     def write(self, output: StageOutput) -> None:
-        self.writer.write_documents(output.extra["ids"], output.extra["lengths"])
+        ids, lengths = output.extra["ids"], output.extra["lengths"]
+        val = output.extra.get("val")
+        if val is None or not val.any():
+            self.writers["train"].write_documents(ids, lengths)
+            return
+        token_val = np.repeat(val, lengths)
+        self.writers["train"].write_documents(ids[~token_val], lengths[~val])
+        self.writers["val"].write_documents(ids[token_val], lengths[val])
 
     def close(self) -> list:
-        return self.writer.close()
+        return [f for w in self.writers.values() for f in w.close()]
 
     def abort(self) -> None:
-        self.writer.abort()
+        for w in self.writers.values():
+            w.abort()
