@@ -106,18 +106,24 @@ def _peer(method: str, path: Path) -> tuple[list[str], float]:
     return json.loads(out.read_text())["kept"], seconds
 
 
+def sized_inputs(docs: list[dict], prefix: str) -> dict[str, Path]:
+    """JSONL of the start-up sample ("start") and of every document ("all"), for whole-process
+    timings whose difference cancels start-up costs."""
+    paths = {}
+    for size, part in {"start": start_sample(docs), "all": docs}.items():
+        folder = WORK / f"{prefix}-input-{size}"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths[size] = folder / "docs.jsonl"
+        paths[size].write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in part))
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=2, help="rounds: runs of every method at every size")
     args = parser.parse_args()
     docs = documents()
-    sizes = {"start": start_sample(docs), "all": docs}
-    paths = {}
-    for size, part in sizes.items():
-        folder = WORK / f"minhash-input-{size}"
-        folder.mkdir(parents=True, exist_ok=True)
-        paths[size] = folder / "docs.jsonl"
-        paths[size].write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in part))
+    paths = sized_inputs(docs, "minhash")
     methods = {
         "dataprep (1 worker, in-process)": lambda path, size: _ours(path, f"threads-{size}", "auto"),
         "dataprep (1 worker process)": lambda path, size: _ours(path, f"process-{size}", True),
@@ -135,7 +141,7 @@ def main() -> None:
     seconds = {key: min(r[key] for r in rounds) for key in rounds[0]}
     ours = next(iter(methods))
     ids = [d["id"] for d in docs]
-    n_all, n_start = len(sizes["all"]), len(sizes["start"])
+    n_all, n_start = len(docs), len(start_sample(docs))
     print(f"documents: {n_all} (python3.11-doc chunks + {n_all - n_all * 100 // 113} planted copies, "
           f"{sum(len(d['text']) for d in docs) / 1e6:.1f} MB); 5-word shingles, 14 bands x 8 rows, one worker; "
           f"every method a whole process (start-up, reading, writing included), fastest of {args.repeat}")

@@ -12,7 +12,8 @@ from pathlib import Path
 from corpus import WORK
 
 VENV = WORK / "venv-peers"
-PACKAGES = ["datatrove[processing]==0.10.1", "datasketch", "pyarrow", "orjson"]
+# spacy: the word tokenizer of datatrove's sentence dedup
+PACKAGES = ["datatrove[processing]==0.10.1", "datasketch", "pyarrow", "orjson", "spacy"]
 
 
 def peer_python() -> Path:

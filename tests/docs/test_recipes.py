@@ -34,3 +34,19 @@ def test_ccnet_like_recipe_buckets_every_language(tmp_path: Path) -> None:
     for lang in ("en", "de", "fr"):  # each language split by its own percentiles into thirds
         sizes = [pairs[(lang, b)] for b in ("head", "middle", "tail")]
         assert min(sizes) > 0 and max(sizes) - min(sizes) <= 2, (lang, sizes)
+
+
+def test_pretrain_extras_recipe_writes_megatron_shards_and_a_validation_split(tmp_path: Path) -> None:
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    out = tmp_path / "px"
+    stats = run_recipe("pretrain_extras.yaml", out)
+    by_stage = {s["stage"]: s for s in stats["stages"]}
+    assert by_stage["decontaminate"]["removed"].get("decontaminate:sample_eval", 0) >= 1
+    assert by_stage["dedup_paragraphs"]["docs_in"] > 0
+    counters = by_stage["tokenize"]["counters"]
+    assert counters["val_documents"] >= 1
+    megatron = [IndexedDataset(str(p.with_suffix(""))) for p in sorted((out / "tokens").glob("part-*.bin"))]
+    val = [IndexedDataset(str(p.with_suffix(""))) for p in sorted((out / "tokens" / "val").glob("part-*.bin"))]
+    assert sum(len(d) for d in megatron) + sum(len(d) for d in val) == stats["output"]["docs"]
+    assert sum(len(d) for d in val) == counters["val_documents"]
