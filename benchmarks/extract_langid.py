@@ -5,7 +5,8 @@ extract the main content with resiliparse, predict its language with fastText.  
 is the real CLI (a LocalCluster with one worker, Parquet output, removed/ and stats, ledger
 check).  Both run on one core; the table gives docs/s and the ratio pipeline / loop, measured
 end to end (including cluster start-up) and for the processing alone (the time the worker
-spent reading, extracting and identifying, from stats.json).
+spent reading, extracting and identifying, from stats.json) -- with extraction in its sandboxed
+child process (the default) and in the worker (``timeout_s: null``), to show what the child costs.
 
     .venv/bin/python benchmarks/extract_langid.py [--repeat 3]
 """
@@ -52,20 +53,20 @@ def direct_loop(folder: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, kept
 
 
-def pipeline_run(folder: Path, out: Path) -> tuple[float, float, int]:
+def pipeline_run(folder: Path, out: Path, extract: dict | None = None) -> tuple[float, float, int]:
     recipe = {
         "name": "bench-extract-langid",
         "input": {"path": str(folder / "**" / "*.html"), "format": "html", "shard_size": "8MB"},
         "output": {"path": str(out)},
         "executor": {"workers": 1},
-        "stages": [{"extract": {}}, {"langid": {"keep": ["en"]}}],
+        "stages": [{"extract": extract or {}}, {"langid": {"keep": ["en"]}}],
     }
     path = WORK / "extract_langid.yaml"
     path.write_text(yaml.safe_dump(recipe))
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "dataprep"), "run", str(path)], check=True,
+    subprocess.run([str(Path(sys.executable).parent / "dataprep"), "run", str(path), "--quiet"], check=True,
                    stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     stats = json.loads((out / "stats.json").read_text())
@@ -81,18 +82,25 @@ def main() -> None:
     folder = replicated(debian_html_corpus(), args.copies)
     pages, size = corpus_stats(folder)
     print(f"corpus: {pages} HTML pages, {size / 1e6:.1f} MB (Debian python3.11-doc x{args.copies})")
-    loop, pipe_wall, pipe_busy = [], [], []
+    loop, pipe_wall, pipe_busy, inproc_wall, inproc_busy = [], [], [], [], []
     for _ in range(args.repeat):
         seconds, kept_loop = direct_loop(folder)
         loop.append(seconds)
         wall, busy, kept_pipe = pipeline_run(folder, WORK / "out-extract-langid")
         pipe_wall.append(wall)
         pipe_busy.append(busy)
-    assert kept_loop == kept_pipe, f"the two disagree on what they keep: {kept_loop} vs {kept_pipe}"
+        # the same without the extraction sandbox (timeout_s: null): what the child process costs
+        wall, busy, kept_inproc = pipeline_run(folder, WORK / "out-extract-langid", {"timeout_s": None})
+        inproc_wall.append(wall)
+        inproc_busy.append(busy)
+    assert kept_loop == kept_pipe == kept_inproc, f"they disagree on what they keep: {kept_loop}, {kept_pipe}, " \
+                                                  f"{kept_inproc}"
     rows = [
         ("plain loop (resiliparse + fastText)", statistics.median(loop)),
         ("dataprep run, 1 worker, end to end", statistics.median(pipe_wall)),
         ("dataprep run, 1 worker, processing", statistics.median(pipe_busy)),
+        ("  same, timeout_s: null, end to end", statistics.median(inproc_wall)),
+        ("  same, timeout_s: null, processing", statistics.median(inproc_busy)),
     ]
     base = pages / rows[0][1]
     print(f"{'method':40} {'seconds':>8} {'docs/s':>8} {'ratio vs loop':>14}")
