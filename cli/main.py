@@ -136,9 +136,12 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="delete the previous run in the output folder first")
 @click.option("--force-unlock", is_flag=True,
               help="take the output folder's lock even if another run holds it (when that run is known to be gone)")
+@click.option("--quiet", is_flag=True, help="no progress bar or progress lines")
+@click.option("--progress-every", type=click.FloatRange(min=0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="when stderr is not a terminal (nohup, SLURM, Kubernetes): a progress line this often")
 @click.option("--debug", is_flag=True, help="show tracebacks")
 def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers: int | None,
-        resume: bool, overwrite: bool, force_unlock: bool, debug: bool) -> None:
+        resume: bool, overwrite: bool, force_unlock: bool, quiet: bool, progress_every: float, debug: bool) -> None:
     """Run RECIPE (YAML) and write its output folder.
 
     \b
@@ -160,7 +163,7 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
     progress = None
     try:
         pipeline = Pipeline.from_recipe(load_recipe(recipe, extra))
-        progress = default_progress()
+        progress = default_progress(quiet, progress_every)
         with stop_on_signals():
             result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress, show_worker_logs=debug,
                                   force_unlock=force_unlock)
