@@ -108,3 +108,15 @@ def test_the_checker_sees_imports_inside_functions_and_skips_type_checking_block
                      "if TYPE_CHECKING:\n    from dataprep.engine.summaries import Summaries\n"
                      "def f():\n    from dataprep.cli.main import main\n    from dataprep import text, Pipeline\n")
     assert imported(tree) == [(6, "dataprep.cli.main"), (7, "dataprep.text"), (7, "dataprep")]
+
+
+def test_the_package_exports_its_public_names_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, dataprep; light = not {'dask', 'distributed', 'pydantic', 'pyarrow'} & set(sys.modules); "
+            "from dataprep import Pipeline, Transform, RecipeError; "
+            "print(light, sorted(dataprep.__all__) == sorted(dataprep._EXPORTS), "
+            "all(getattr(dataprep, n) is not None for n in dataprep.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.split() == ["True", "True", "True"], out.stdout + out.stderr

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import threading
-from html import unescape
 from typing import Literal
 
 import numpy as np
@@ -29,22 +28,13 @@ from pydantic import Field
 
 from dataprep.engine.sandbox import CRASHED, ERROR, OK, TIMEOUT, Sandbox
 from dataprep.schema import TEXT
+from dataprep.text.html_extract import extract_page
 from dataprep.transform import Params, StageOutput, Transform, set_columns, split_by_reason
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml")
 CONTAINER_TAG = re.compile(r"<(/?)(?:div|span|section|article|table|tbody|tr|td|ul|ol|li|a|b|i|em|strong|font|center|"
                            r"blockquote|form|main|header|footer|nav|aside|dl|dd|dt|pre|code|p)[\s>]", re.IGNORECASE)
 FAILED = {TIMEOUT: "extract:timeout", CRASHED: "extract:crashed", ERROR: "extract:error"}
-TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
-
-
-def _title(html: str) -> str | None:
-    """The page's <title>, unescaped and with white space folded (None without one)."""
-    match = TITLE.search(html, 0, 65536)  # the head comes first; do not scan huge bodies
-    if match is None:
-        return None
-    title = " ".join(unescape(match.group(1)).split())
-    return title or None
 
 
 class ExtractParams(Params):
@@ -57,25 +47,6 @@ class ExtractParams(Params):
     timeout_s: float | None = Field(5.0, gt=0, description="seconds a page may take: extraction runs in a child "
                                     "process, killed and restarted for a page that takes longer (extract:timeout) "
                                     "or crashes it (extract:crashed); null: in the worker, no limit")
-
-
-def extract_page(html: str, engine: str, main_content: bool, links: bool) -> tuple[str, str | None]:
-    """The text and title of one page (what the sandboxed child runs)."""
-    if engine == "resiliparse":
-        from resiliparse.extract.html2text import extract_plain_text
-
-        # Given the string, resiliparse parses and frees its DOM inside one call. A Python-side
-        # HTMLTree may instead be freed by the garbage collector on another thread of the Dask
-        # worker, which resiliparse forbids ("unsendable ... dropped on another thread").
-        text = extract_plain_text(html, main_content=main_content, links=links, alt_texts=False, noscript=False,
-                                  comments=False)
-        return text, _title(html)
-    import trafilatura
-
-    # extract() without metadata: the metadata pass costs ~0.6x the extraction itself, and the
-    # title comes from <title>, as for resiliparse
-    text = trafilatura.extract(html, include_comments=False, favor_precision=main_content, with_metadata=False)
-    return text or "", _title(html)
 
 
 class Extract(Transform):
@@ -92,7 +63,7 @@ class Extract(Transform):
         local = self.__dict__.setdefault("_sandboxes", threading.local())
         box = getattr(local, "box", None)
         if box is None:
-            box = local.box = Sandbox(f"{__name__}:extract_page", self._config(), self.params.timeout_s)
+            box = local.box = Sandbox("dataprep.text.html_extract:extract_page", self._config(), self.params.timeout_s)
         return box
 
     def _extract(self, pages: list[str]) -> list[tuple[str, tuple[str, str | None] | None]]:
