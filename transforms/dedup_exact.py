@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from dataprep.dedup import removals
+from dataprep.dedup.hash_groups import hash_groups
 from dataprep.dedup.policy import DedupPolicyParams, Keep, decide, with_reference
 from dataprep.dedup.reference import summarize_reference
 from dataprep.engine.exchange import key_partition
@@ -58,17 +59,14 @@ def _duplicates(table: pa.Table, partition: int, keep: Keep) -> pa.Table:
     if not table.num_rows:
         return pa.table({ID: pa.array([], pa.string()), "duplicate_of": pa.array([], pa.string()),
                          "reason": pa.array([], pa.string()), "shard": pa.array([], pa.string())})
-    order = table.sort_by([("h1", "ascending"), ("h2", "ascending"), (ID, "ascending")])
-    h1, h2 = order.column("h1").to_numpy(), order.column("h2").to_numpy()
-    first = np.concatenate([[True], (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])])
-    group = np.cumsum(first) - 1
-    ids = order.column(ID).combine_chunks()
-    reps = ids.take(pa.array(np.flatnonzero(first)[group]))
-    duplicate_of, reasons, _ = decide(ids, reps, np.bincount(group)[group] > 1, keep, "dedup_exact:duplicate",
+    groups = hash_groups(table, [ID])
+    ids = groups.rows.column(ID).combine_chunks()
+    reps = ids.take(pa.array(np.flatnonzero(groups.first)[groups.group]))
+    duplicate_of, reasons, _ = decide(ids, reps, groups.sizes() > 1, keep, "dedup_exact:duplicate",
                                       "dedup_exact:in_reference")
     gone = pc.is_valid(reasons)
     return pa.table({ID: ids.filter(gone), "duplicate_of": duplicate_of.filter(gone), "reason": reasons.filter(gone),
-                     "shard": order.column("shard").filter(gone)})
+                     "shard": groups.rows.column("shard").filter(gone)})
 
 
 class DedupExact(GlobalTransform):

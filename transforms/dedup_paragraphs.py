@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from dataprep.dedup import removals
+from dataprep.dedup.hash_groups import hash_groups
 from dataprep.engine.exchange import key_partition
 from dataprep.engine.summaries import Summaries
 from dataprep.io.state_files import reset_folder
@@ -78,17 +79,9 @@ def _cuts(table: pa.Table, partition: int, max_count: int | None) -> pa.Table:
     if not table.num_rows:
         return pa.table({ID: pa.array([], pa.string()), "unit": pa.array([], pa.int64()),
                          "shard": pa.array([], pa.string())})
-    order = table.sort_by([("h1", "ascending"), ("h2", "ascending"), (ID, "ascending"), ("unit", "ascending")])
-    h1, h2 = order.column("h1").to_numpy(), order.column("h2").to_numpy()
-    first = np.concatenate([[True], (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])])
-    if max_count is None:
-        cut = ~first
-    else:
-        group = np.cumsum(first) - 1
-        cut = np.bincount(group)[group] > max_count
-    rows = pa.array(np.flatnonzero(cut))
-    return pa.table({ID: order.column(ID).take(rows), "unit": order.column("unit").take(rows),
-                     "shard": order.column("shard").take(rows)})
+    groups = hash_groups(table, [ID, "unit"])
+    cut = ~groups.first if max_count is None else groups.sizes() > max_count
+    return groups.rows.filter(pa.array(cut)).select([ID, "unit", "shard"])
 
 
 def rebuild(text: str, cut: set[int], unit: str) -> str:

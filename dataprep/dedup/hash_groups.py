@@ -1,0 +1,28 @@
+"""Rows grouped by a 128-bit hash (columns ``h1``, ``h2``): what exact and paragraph dedup
+decide on within one partition of their exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass
+class HashGroups:
+    rows: pa.Table  # sorted by (h1, h2, then the tie-breaking columns)
+    first: np.ndarray  # bool: the row is the first of its group
+    group: np.ndarray  # int64: the group of each row, 0, 1, ... in sorted order
+
+    def sizes(self) -> np.ndarray:
+        """The size of each row's group."""
+        return np.bincount(self.group)[self.group]
+
+
+def hash_groups(table: pa.Table, then: list[str]) -> HashGroups:
+    """``table`` sorted by ``h1``, ``h2`` and then ``then`` (ascending), with its groups of equal hashes."""
+    rows = table.sort_by([("h1", "ascending"), ("h2", "ascending"), *((c, "ascending") for c in then)])
+    h1, h2 = rows.column("h1").to_numpy(), rows.column("h2").to_numpy()
+    first = np.concatenate([[True], (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])]) if len(h1) else np.zeros(0, bool)
+    return HashGroups(rows, first, np.cumsum(first) - 1)
