@@ -41,7 +41,7 @@ def reference_spec(against: str | InputSpec) -> InputSpec:
 
 
 def _summarize_shard(stage: GlobalTransform, spec: InputSpec, shard: Any, path: str, storage_options: dict) -> int:
-    stage.setup()
+    stage.ensure_setup()
     tables = []
     for batch in read_shard(shard, spec):
         if batch.docs.num_rows:
