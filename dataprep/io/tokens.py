@@ -104,7 +104,7 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
 def megatron_index(lengths: np.ndarray, dtype: np.dtype) -> bytes:
     """The bytes of a Megatron-LM ``.idx`` for documents of ``lengths`` tokens (one sequence each)."""
     n = len(lengths)
-    pointers = (np.concatenate([[0], np.cumsum(lengths)[:-1]]) if n else np.zeros(0)).astype(np.int64) * dtype.itemsize
+    pointers = _offsets(lengths)[:-1].astype(np.int64) * dtype.itemsize  # byte offset of each document
     return b"".join([MEGATRON_HEADER, struct.pack("<Q", 1), struct.pack("<B", MEGATRON_DTYPE_CODES[dtype]),
                      struct.pack("<Q", n), struct.pack("<Q", n + 1), lengths.astype(np.int32).tobytes(),
                      pointers.tobytes(), np.arange(n + 1, dtype=np.int64).tobytes()])
