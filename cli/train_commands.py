@@ -23,31 +23,53 @@ def require_train_extra(command: str) -> None:
         sys.exit(2)
 
 
-@click.command()
+class _TrainGroup(click.Group):
+    """``dataprep train CONFIG ...`` trains; ``dataprep train export ...`` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["fit", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_TrainGroup)
+def train() -> None:
+    """Train a GPT-style model on tokenized runs (data x pipeline parallel), or export one.
+
+    \b
+      dataprep train CONFIG [--nproc N] [--set KEY=VALUE] [--resume]   train (see `dataprep train fit --help`)
+      dataprep train export CHECKPOINT -o DIR                         a Hugging Face transformers folder
+    """
+
+
+@train.command("fit")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--nproc", default=2, show_default=True, type=click.IntRange(min=1),
-              help="pipeline ranks to start as local processes (ignored under torchrun)")
+              help="processes to start locally: pipeline ranks x data-parallel replicas (ignored under torchrun)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a config value (repeatable)")
 @click.option("--resume", is_flag=True, help="continue from the newest complete checkpoint in output.path")
 @click.option("--debug", is_flag=True, help="show tracebacks")
-def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, debug: bool) -> None:
-    """Train a GPT-style model on tokenized runs with pipeline parallelism.
+def fit(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, debug: bool) -> None:
+    """Train a GPT-style model on tokenized runs with data x pipeline parallelism.
 
     \b
-    Starts NPROC processes (gloo on CPU, NCCL on CUDA), one pipeline rank each, splits the
-    model into balanced stages, runs the configured schedule, and writes metrics.jsonl,
-    checkpoints/, summary.json and loss/throughput/timeline PNGs to output.path.
+    Starts NPROC = pp x dp processes (gloo on CPU, NCCL on CUDA): dp replicas of a pipeline
+    of pp ranks, each stage FSDP2-sharded over the replicas. The model is split into
+    balanced stages, the configured schedule runs, and metrics.jsonl, checkpoints/ (DCP,
+    loadable into any other layout), summary.json and loss/throughput/timeline PNGs go to
+    output.path.
 
     \b
     Examples:
       dataprep train recipes/train_tiny.yaml --nproc 2
+      dataprep train recipes/train_dp_pp.yaml --nproc 4
       dataprep train recipes/train_tiny.yaml --set pipeline.schedule=zb-v --set steps=100
       dataprep train recipes/train_tiny.yaml --resume
       torchrun --nproc-per-node 2 -m dataprep.train.launch recipes/train_tiny.yaml
     """
     require_train_extra("dataprep train")
     from dataprep.train.config import load_train_config
-    from dataprep.train.launch import run_this_rank, spawn, under_torchrun
+    from dataprep.train.launch import run_in_process, run_this_rank, spawn, under_torchrun
     from dataprep.train.preflight import check_training
 
     try:
@@ -61,11 +83,43 @@ def train(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, deb
     if under_torchrun():
         run_this_rank(cfg, resume)
         return
-    code = spawn(config, nproc, list(overrides), resume, debug)
+    code = run_in_process(cfg, resume, debug) if nproc == 1 else spawn(config, nproc, list(overrides), resume, debug)
     if code:
         click.echo("train failed", err=True)
         sys.exit(1)
     click.echo(f"output: {cfg.output.path} (metrics.jsonl, summary.json, loss.png, throughput.png, timeline.png)")
+
+
+@train.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="folder to write (created; files in it are replaced)")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def export(checkpoint: str, output: str, debug: bool) -> None:
+    """Write a checkpoint as a Hugging Face transformers folder (GPT2LMHeadModel, safetensors,
+    config.json and the run's tokenizer as a fast tokenizer).
+
+    \b
+    CHECKPOINT is a folder out/NAME/checkpoints/step-NNNNNN, from any layout or schedule.
+    The result loads without dataprep:
+      AutoModelForCausalLM.from_pretrained(DIR); AutoTokenizer.from_pretrained(DIR)
+
+    \b
+    Example:
+      dataprep train export out/train-tiny/checkpoints/step-000030 -o out/train-tiny/hf
+    """
+    require_train_extra("dataprep train export")
+    from dataprep.train.checkpoint import CheckpointError
+    from dataprep.train.export import export_hf
+
+    try:
+        out = export_hf(checkpoint, output)
+    except (CheckpointError, FileNotFoundError) as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"exported: {out} (model.safetensors, config.json, tokenizer.json)")
 
 
 @click.command()

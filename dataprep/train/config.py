@@ -22,6 +22,10 @@ class DataSpec(_Strict):
     batch_size: int = Field(16, ge=1, description="sequences per step (global batch)")
     microbatches: int = Field(4, ge=1, description="microbatches the batch is split into for the pipeline")
     prefetch: int = Field(8, ge=1, description="batches assembled ahead by the loader's thread")
+    document_mask: bool = Field(
+        False, description="attention stays inside each document of a packed window; positions restart per document")
+    val_runs: str | list[str] | dict[str, float] | None = Field(
+        None, description="tokenized run(s) to evaluate on (default: the runs' held-out tokens/val split)")
 
     @model_validator(mode="after")
     def _divisible(self) -> DataSpec:
@@ -59,6 +63,11 @@ class PipelineSpec(_Strict):
         return v
 
 
+class ParallelSpec(_Strict):
+    pp: int | None = Field(None, ge=1, description="pipeline ranks (default: --nproc / dp)")
+    dp: int = Field(1, ge=1, description="data-parallel replicas of the pipeline (FSDP2 over the dp axis)")
+
+
 class OptimSpec(_Strict):
     lr: float = Field(3e-3, gt=0, description="peak learning rate (AdamW)")
     min_lr: float = Field(3e-4, ge=0, description="learning rate at the end of the cosine decay")
@@ -76,14 +85,22 @@ class TrainOutputSpec(_Strict):
 
 
 class TrainConfig(_Strict):
-    """Pipeline-parallel training of a GPT-style model on tokenized runs (see recipes/train_tiny.yaml)."""
+    """Data x pipeline parallel training of a GPT-style model on tokenized runs (see recipes/train_tiny.yaml,
+    recipes/train_dp_pp.yaml)."""
     name: str = Field("train", description="shown in logs and summary.json")
     seed: int = Field(0, description="seeds weights and data order")
     steps: int = Field(ge=1, description="optimizer steps to train")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA with NCCL if present, else CPU with gloo")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16: bfloat16 compute over fp32 master weights and optimizer state")
+    eval_every: int = Field(0, ge=0, description="evaluate on the validation split every N steps (0: never)")
+    eval_batches: int = Field(4, ge=1, description="validation batches per evaluation (always the same ones)")
+    peak_tflops: float | None = Field(
+        None, gt=0, description="the device's peak TFLOP/s for MFU (default: a table of common GPUs; CPU: n/a)")
     data: DataSpec
     model: ModelSpec = ModelSpec()
+    parallel: ParallelSpec = ParallelSpec()
     pipeline: PipelineSpec = PipelineSpec()
     optim: OptimSpec = OptimSpec()
     output: TrainOutputSpec
@@ -97,12 +114,37 @@ class TrainConfig(_Strict):
 
     @property
     def run_weights(self) -> dict[str, float]:
-        runs = self.data.runs
-        if isinstance(runs, str):
-            return {runs: 1.0}
-        if isinstance(runs, list):
-            return dict.fromkeys(runs, 1.0)
-        return dict(runs)
+        return _weights(self.data.runs)
+
+    @property
+    def val_weights(self) -> dict[str, float]:
+        """The runs evaluated on: ``data.val_runs``, else the training runs (their ``tokens/val``)."""
+        return _weights(self.data.val_runs if self.data.val_runs is not None else self.data.runs)
+
+    @property
+    def val_split(self) -> str:
+        """``train`` when ``data.val_runs`` names separate runs (their whole stream), else ``val``."""
+        return "train" if self.data.val_runs is not None else "val"
+
+    def layout(self, nproc: int) -> tuple[int, int]:
+        """``(pp, dp)`` for ``nproc`` processes; :class:`ValueError` naming the arithmetic if they do not fit."""
+        dp = self.parallel.dp
+        pp = self.parallel.pp if self.parallel.pp is not None else nproc // dp
+        if pp < 1 or pp * dp != nproc:
+            shown = self.parallel.pp if self.parallel.pp is not None else "?"
+            raise ValueError(f"--nproc {nproc} is not pp {shown} x dp {dp}; "
+                             f"start pp x dp processes (e.g. --nproc {max(pp, 1) * dp})")
+        return pp, dp
+
+
+def _weights(runs: str | list[str] | dict[str, float] | None) -> dict[str, float]:
+    if runs is None:
+        return {}
+    if isinstance(runs, str):
+        return {runs: 1.0}
+    if isinstance(runs, list):
+        return dict.fromkeys(runs, 1.0)
+    return dict(runs)
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:

@@ -46,6 +46,23 @@ def run_this_rank(cfg: TrainConfig, resume: bool) -> None:
         dist.destroy_process_group()
 
 
+def run_in_process(cfg: TrainConfig, resume: bool, debug: bool = False) -> int:
+    """Train as the only rank, in this process (``--nproc 1``: no second interpreter to start)."""
+    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": "1",
+                       "RANK": "0", "LOCAL_RANK": "0"})
+    try:
+        run_this_rank(cfg, resume)
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"error: rank 0: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK"):
+            os.environ.pop(key, None)
+    return 0
+
+
 def spawn(config: str, nproc: int, overrides: list[str], resume: bool, debug: bool = False) -> int:
     """Run ``nproc`` ranks as local processes; the exit code of the first to fail, else 0."""
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": str(nproc),

@@ -55,8 +55,8 @@ def _no_pool() -> Iterator[None]:
 class PackedRun:
     """Fixed-length windows over the token stream of one tokenized run."""
 
-    def __init__(self, run: str | Path, seq_len: int) -> None:
-        self.meta, self.shards = open_run(run)
+    def __init__(self, run: str | Path, seq_len: int, split: str = "train") -> None:
+        self.meta, self.shards = open_run(run, split=split)
         self.seq_len = seq_len
         # plain ndarray views of the memory maps: the same pages, without np.memmap's per-slice overhead
         self.arrays = [np.asarray(s.ids) for s in self.shards]
@@ -65,7 +65,8 @@ class PackedRun:
         self.tokens = int(self.starts[-1])
         self.samples = max(0, (self.tokens - 1) // seq_len)
         if self.samples == 0:
-            raise ValueError(f"{run}: {self.tokens} tokens make no sequence of {seq_len + 1} tokens")
+            where = f"{run} ({split} split)" if split != "train" else str(run)
+            raise ValueError(f"{where}: {self.tokens} tokens make no sequence of {seq_len + 1} tokens")
 
     def window(self, i: int) -> np.ndarray:
         """Tokens ``[i * seq_len, i * seq_len + seq_len + 1)`` of the stream (int64)."""
@@ -106,12 +107,13 @@ class TokenLoader(IterableDataset):
     ``runs`` is a run folder, a list of them (equal weights), or ``{run: weight}``.
     Iterating goes on across epochs; stop after the number of steps you train for.  It is a
     ``torch.utils.data.IterableDataset`` of whole batches: use it directly, or wrap it in
-    ``DataLoader(loader, batch_size=None)``.
+    ``DataLoader(loader, batch_size=None)``.  ``split="val"`` reads the runs' held-out
+    ``tokens/val`` split instead of their training shards.
     """
 
     def __init__(self, runs: str | Path | Sequence[str | Path] | Mapping[str | Path, float], seq_len: int,
                  batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1, prefetch: int = 8,
-                 read_threads: int = 1) -> None:
+                 read_threads: int = 1, split: str = "train") -> None:
         if isinstance(runs, (str, Path)):
             runs = {runs: 1.0}
         elif not isinstance(runs, Mapping):
@@ -123,7 +125,8 @@ class TokenLoader(IterableDataset):
             raise ValueError("mixing weights must be positive")
         self.names = [str(r) for r in runs]
         self.weights = weights / weights.sum()
-        self.sources = [PackedRun(r, seq_len) for r in runs]
+        self.sources = [PackedRun(r, seq_len, split) for r in runs]
+        self.eos_id = int(self.sources[0].meta["eos_id"])
         vocab = {s.meta["vocab_size"] for s in self.sources}
         if len(vocab) != 1:
             raise ValueError(f"the runs were tokenized with different vocabularies ({sorted(vocab)})")
@@ -222,6 +225,23 @@ class TokenLoader(IterableDataset):
         for future in as_completed(futures):  # any order; every window lands in its own row
             future.result()
         return rows, np.bincount(sources, minlength=len(self.sources))
+
+    def batch_at(self, position: int) -> dict[str, torch.Tensor]:
+        """The batch starting at stream position ``position``, read now (no thread, no state change)."""
+        rows, _ = self._batch(position, None)
+        tokens = torch.from_numpy(rows)
+        return {"input_ids": tokens[:, :-1], "labels": tokens[:, 1:]}
+
+    def seek(self, position: int) -> None:
+        """Continue from stream position ``position`` (what :meth:`load_state_dict` restores, for a
+        checkpoint written with another data-parallel layout: ``step x batch_size`` of this rank)."""
+        self.position = int(position)
+        taken = np.zeros(len(self.sources), dtype=np.int64)
+        for lo in range(0, self.position, 1 << 20):
+            sources, _ = self._picks(lo, min(1 << 20, self.position - lo)) if len(self.sources) > 1 else (
+                np.zeros(min(1 << 20, self.position - lo), dtype=np.int64), None)
+            taken += np.bincount(sources, minlength=len(self.sources))
+        self._taken = taken
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         # batches travel in chunks of `prefetch`, so the cost of a hand-off between threads is

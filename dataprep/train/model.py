@@ -8,7 +8,15 @@ of pieces; the first stage holds the embeddings, the last the head.
 Every piece draws its initial weights from its own generator, seeded by ``(seed, piece index)``,
 so a stage built alone on its rank has exactly the weights of the same pieces in the unsplit
 model (:func:`build_full`): the pipeline and the reference start from the same point without
-broadcasting weights.
+broadcasting weights.  A stage keeps its pieces under their index in the whole model
+(``pieces.<i>.…``), so every parameter has the same fully qualified name however the model is
+split: checkpoints and the Hugging Face export are keyed by those names.
+
+**Document masking.** ``forward(x, doc_ids=…)`` takes, per token, the index of its document
+inside the packed window (:func:`document_ids`).  Attention then stays inside each document
+(causal within it) and positions restart at 0 where a document begins, so a document packed
+after another is computed exactly as if it were alone.  Without ``doc_ids`` attention is
+causal over the whole window.
 """
 
 from __future__ import annotations
@@ -46,9 +54,33 @@ class Embeddings(nn.Module):
         self.tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.positions = nn.Embedding(cfg.seq_len, cfg.d_model)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
         positions = torch.arange(ids.shape[1], device=ids.device)
+        if doc_ids is not None:
+            positions = document_positions(doc_ids)
         return self.tokens(ids) + self.positions(positions)
+
+
+def document_ids(input_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """Per token, the index of its document in the window: a document ends with ``eos_id``
+    (which belongs to it) and the next token starts the next one."""
+    ends = (input_ids == eos_id).to(torch.int32)
+    return (torch.cumsum(ends, dim=1, dtype=torch.int32) - ends).to(torch.int64)
+
+
+def document_positions(doc_ids: torch.Tensor) -> torch.Tensor:
+    """Each token's position inside its own document (0 where a document begins)."""
+    index = torch.arange(doc_ids.shape[1], device=doc_ids.device).expand_as(doc_ids)
+    starts = torch.ones_like(doc_ids, dtype=torch.bool)
+    starts[:, 1:] = doc_ids[:, 1:] != doc_ids[:, :-1]
+    return index - torch.cummax(torch.where(starts, index, 0), dim=1).values
+
+
+def document_mask(doc_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean attention mask ``(batch, 1, t, t)``: causal, and only within the same document."""
+    t = doc_ids.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool, device=doc_ids.device).tril()
+    return ((doc_ids[:, :, None] == doc_ids[:, None, :]) & causal)[:, None]
 
 
 class Block(nn.Module):
@@ -62,10 +94,13 @@ class Block(nn.Module):
         self.up = nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model)
         self.down = nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if mask is None:
+            attn = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj(attn.transpose(1, 2).reshape(b, t, d))
         return x + self.down(F.gelu(self.up(self.ln2(x))))
 
@@ -104,27 +139,26 @@ def build_piece(cfg: GPTConfig, index: int, seed: int) -> nn.Module:
 
 
 class StageModule(nn.Module):
-    """Pieces ``start .. stop-1`` of the model, applied in order."""
+    """Pieces ``start .. stop-1`` of the model, applied in order, named by their index in the
+    whole model (``pieces.<i>``), so parameter names do not depend on the split."""
 
     def __init__(self, cfg: GPTConfig, start: int, stop: int, seed: int) -> None:
         super().__init__()
         if not 0 <= start < stop <= cfg.pieces:
             raise ValueError(f"pieces {start}..{stop - 1} are not a slice of the model's {cfg.pieces} pieces")
         self.start, self.stop = start, stop
-        self.pieces = nn.ModuleList(build_piece(cfg, i, seed) for i in range(start, stop))
+        self.pieces = nn.ModuleDict({str(i): build_piece(cfg, i, seed) for i in range(start, stop)})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for piece in self.pieces:
-            x = piece(x)
+    def forward(self, x: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
+        mask = document_mask(doc_ids) if doc_ids is not None and self.stop > 1 else None
+        for piece in self.pieces.values():
+            if isinstance(piece, Embeddings):
+                x = piece(x, doc_ids)
+            elif isinstance(piece, Block):
+                x = piece(x, mask)
+            else:
+                x = piece(x)
         return x
-
-    def reference_names(self) -> dict[str, str]:
-        """This stage's parameter names -> the same parameters' names in :func:`build_full`."""
-        out = {}
-        for name, _ in self.named_parameters():
-            _, i, rest = name.split(".", 2)
-            out[name] = f"pieces.{self.start + int(i)}.{rest}"
-        return out
 
 
 def build_full(cfg: GPTConfig, seed: int) -> StageModule:

@@ -83,6 +83,13 @@ class RankPipeline:
     partition: Partition
     timer: OpTimer
     num_stages: int
+    stage_to_rank: Callable[[int], int]
+    microbatches: int
+    loss_fn: Callable
+    device: torch.device
+    d_model: int
+    activation_dtype: torch.dtype = torch.float32
+    group: dist.ProcessGroup | None = None
 
     @property
     def has_first(self) -> bool:
@@ -95,28 +102,83 @@ class RankPipeline:
     def parameters(self) -> list[torch.nn.Parameter]:
         return [p for s in sorted(self.modules) for p in self.modules[s].parameters()]
 
-    def step(self, inputs: torch.Tensor | None, labels: torch.Tensor | None) -> list[torch.Tensor]:
-        """One forward+backward over all microbatches; the per-microbatch losses (last stage's rank only)."""
+    def step(self, inputs: torch.Tensor | None, labels: torch.Tensor | None,
+             doc_ids: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """One forward+backward over all microbatches; the per-microbatch losses (last stage's rank
+        only).  ``doc_ids`` (document masking) goes to every stage, split like the batch."""
         losses: list[torch.Tensor] = []
         args = (inputs,) if self.has_first else ()
         target = labels if self.has_last else None
-        self.schedule.step(*args, target=target, losses=losses if self.has_last else None)
+        kwargs = {"doc_ids": doc_ids} if doc_ids is not None else {}
+        self.schedule.step(*args, target=target, losses=losses if self.has_last else None, **kwargs)
         return losses
+
+    @torch.no_grad()
+    def evaluate(self, inputs: torch.Tensor | None, labels: torch.Tensor | None,
+                 doc_ids: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Forward only: the per-microbatch losses (last stage's rank only).
+
+        Each microbatch goes through the stages in order, activations sent point to point to
+        the rank holding the next stage.  Written here because the schedules' own forward-only
+        mode (``schedule.eval``) fails on the action-list runtimes (zero-bubble, V, DualPipe),
+        which expect a backward for every forward; evaluation is rare, so running stages one
+        after another instead of overlapped costs little."""
+        losses: list[torch.Tensor] = []
+        mbs = self.microbatches
+        count = (inputs if inputs is not None else labels if labels is not None else doc_ids)
+        rows = count.shape[0] if count is not None else 0
+        chunks = [slice(i * (rows // mbs), (i + 1) * (rows // mbs)) for i in range(mbs)]
+        me = dist.get_rank(self.group) if self.group is not None else dist.get_rank()
+        for mb in chunks:
+            x = None
+            for s in range(self.num_stages):
+                owner = self.stage_to_rank(s)
+                if owner != me:
+                    continue
+                if s == 0:
+                    x = inputs[mb]
+                elif self.stage_to_rank(s - 1) != me:
+                    x = torch.empty(self.activation_shape(mb, inputs, labels, doc_ids), dtype=self.activation_dtype,
+                                    device=self.device)
+                    dist.recv(x, group=self.group, group_src=self.stage_to_rank(s - 1))
+                x = self.modules[s](x, doc_ids[mb] if doc_ids is not None else None)
+                if s == self.num_stages - 1:
+                    losses.append(self.loss_fn(x, labels[mb]))
+                elif self.stage_to_rank(s + 1) != me:
+                    dist.send(x.to(self.activation_dtype).contiguous(), group=self.group,
+                              group_dst=self.stage_to_rank(s + 1))
+        for module in self.modules.values():  # FSDP2: back to sharded parameters, as after a training step
+            if hasattr(module, "reshard"):
+                module.reshard()
+        return losses
+
+    def activation_shape(self, mb: slice, *tensors: torch.Tensor | None) -> tuple[int, int, int]:
+        ref = next(t for t in tensors if t is not None)
+        return (mb.stop - mb.start, ref.shape[1], self.d_model)
 
 
 def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,
                         microbatches: int, seed: int, loss_fn: Callable, device: torch.device,
-                        balance: str = "cost", group: dist.ProcessGroup | None = None) -> RankPipeline:
-    """This rank's stages and schedule; gradients are summed over microbatches (``scale_grads=False``)."""
+                        balance: str = "cost", group: dist.ProcessGroup | None = None,
+                        wrap: Callable[[StageModule], StageModule] | None = None,
+                        activation_dtype: torch.dtype = torch.float32) -> RankPipeline:
+    """This rank's stages and schedule; gradients are summed over microbatches (``scale_grads=False``).
+
+    ``rank``/``ranks`` are positions in the pipeline group ``group`` (default: the world);
+    ``wrap`` is applied to each stage module before it becomes a ``PipelineStage`` (FSDP2 for
+    data parallelism and bf16, :func:`dataprep.train.parallel.shard_stage`)."""
     spec.check(ranks, stages_per_rank, microbatches)
     num_stages = ranks * stages_per_rank
     part = split_model(cfg, num_stages, balance)
     mine = spec.stages_of(rank, ranks, stages_per_rank)
     modules = {s: StageModule(cfg, *part.bounds[s], seed).to(device) for s in mine}
+    if wrap is not None:
+        modules = {s: wrap(m) for s, m in modules.items()}
     stages = [PipelineStage(modules[s], s, num_stages, device, group=group) for s in mine]
     timer = OpTimer(rank)
     for stage in stages:
         timer.wrap(stage)
     schedule = spec.runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False)
     timer.wrap_loss(schedule)
-    return RankPipeline(modules, stages, schedule, part, timer, num_stages)
+    return RankPipeline(modules, stages, schedule, part, timer, num_stages, spec.stage_to_rank(ranks), microbatches,
+                        loss_fn, device, cfg.d_model, activation_dtype, group)

@@ -33,13 +33,40 @@ def run_vocabulary(cfg: TrainConfig, file: str) -> int:
     return vocab.pop()
 
 
-def check_training(cfg: TrainConfig, ranks: int, file: str) -> None:
-    """Raise :class:`ConfigError` unless ``cfg`` can train on ``ranks`` pipeline ranks."""
+def check_training(cfg: TrainConfig, nproc: int, file: str) -> None:
+    """Raise :class:`ConfigError` unless ``cfg`` can train on ``nproc`` processes (pp x dp)."""
+    try:
+        ranks, dp = cfg.layout(nproc)
+    except ValueError as exc:
+        raise ConfigError(file, [Problem("parallel", str(exc))]) from None
+    data = cfg.data
+    if data.batch_size % (dp * data.microbatches):
+        fit = dp * data.microbatches
+        raise ConfigError(file, [Problem(
+            "data.batch_size", f"{data.batch_size} sequences do not split into dp {dp} replicas x "
+            f"{data.microbatches} microbatches; use a multiple of {fit} "
+            f"(e.g. batch_size: {-(-data.batch_size // fit) * fit})")])
     vocab = run_vocabulary(cfg, file)
+    if cfg.eval_every:
+        for run in cfg.val_weights:
+            try:
+                meta, _ = open_run(run, split=cfg.val_split)
+            except FileNotFoundError as exc:
+                raise ConfigError(file, [Problem("data.val_runs" if cfg.data.val_runs is not None else "eval_every",
+                                                 f"{exc}; or set data.val_runs to runs to evaluate on")]) from None
+            if meta["vocab_size"] != vocab:
+                raise ConfigError(file, [Problem("data.val_runs", f"{run} uses vocabulary {meta['vocab_size']}, "
+                                                                  f"the training runs {vocab}")])
+    if cfg.precision == "bf16" and cfg.uses_cuda:
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise ConfigError(file, [Problem("precision", "this GPU has no bfloat16; use precision: fp32")])
     spec = get_schedule(cfg.pipeline.schedule)
     v = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
     try:
         spec.check(ranks, v, cfg.data.microbatches)
         split_model(gpt_config(cfg, vocab), ranks * v, cfg.pipeline.balance)
     except (ScheduleError, PartitionError) as exc:
-        raise ConfigError(file, [Problem("pipeline", f"{exc} (ranks: {ranks} from --nproc)")]) from None
+        raise ConfigError(file, [Problem("pipeline",
+                                         f"{exc} (pipeline ranks: {ranks} = --nproc {nproc} / dp {dp})")]) from None

@@ -74,7 +74,12 @@ def write_training_pngs(out: str | Path) -> list[Path]:
     for name, key, label in (("loss.png", "loss", "training loss (token mean)"),
                              ("throughput.png", "tokens_per_s", "tokens / s")):
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="." if len(rows) < 60 else None)
+        ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="." if len(rows) < 60 else None,
+                label="training")
+        val = [r for r in rows if key == "loss" and "val_loss" in r]
+        if val:
+            ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], marker="o", label="validation")
+            ax.legend()
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -1,22 +1,28 @@
-"""The training loop of one pipeline rank: loader -> schedule step -> clip -> AdamW -> metrics.
+"""The training loop of one rank of a ``dp x pp`` mesh: loader -> schedule step -> clip -> AdamW
+-> metrics, with evaluation and resharding checkpoints.
 
 Every rank runs :func:`train_rank` in its own process (started by :mod:`dataprep.train.launch`
-or by ``torchrun``).  Rank ``r`` holds the stages the schedule places on it.  The rank holding
-stage 0 feeds ``input_ids``, the rank holding the last stage feeds ``labels`` and computes the
-loss; both read the same deterministic stream from :class:`dataprep.loader.TokenLoader`.
+or by ``torchrun``).  The ranks form a 2-D DeviceMesh (:mod:`dataprep.train.parallel`): each of
+``dp`` replicas is a pipeline of ``pp`` ranks, and each stage is FSDP2-sharded over the replicas
+(for ``dp > 1`` or bf16).  Replica ``d`` reads its own share of every batch (the loader's rank
+``d`` of ``dp``: ``batch_size / dp`` sequences); within a replica the rank holding stage 0 feeds
+``input_ids`` and the rank holding the last stage feeds ``labels``.  With
+``data.document_mask`` every rank also gets each token's document index, so attention stays
+inside documents.
 
 Per step: a barrier lines the ranks up, the schedule runs every microbatch forward and
-backward (the loss is the token-mean cross-entropy: each microbatch's summed loss divided by
-the tokens in the whole batch, so gradients need no rescaling), the global gradient norm is
+backward (the loss is the token mean of the replica's share: each microbatch's summed
+cross-entropy over the share's tokens; FSDP2 averages gradients over replicas, which makes it
+the mean over the whole batch), the global gradient norm over every stage and replica is
 all-reduced and clipped, AdamW steps, and the LR follows linear warm-up then cosine decay.
-Rank 0 logs loss, tokens/s and the measured bubble (each rank's idle share of the schedule's
-wall time, from timing its compute actions) to ``metrics.jsonl`` and the console.
+Rank 0 logs loss, tokens/s (also per rank), MFU, peak memory per rank and the measured bubble
+to ``metrics.jsonl`` and the console; every ``eval_every`` steps the same ``eval_batches``
+validation batches run forward only through the schedule (``val_loss``, ``val_ppl``).
 
-Checkpoints (``checkpoints/step-NNNNNN/``) hold, per rank, the stage weights, optimizer, LR
-schedule and loader state; a folder becomes visible (renamed from ``.tmp``) only when every
-rank has written its part.  They load with ``torch.load(weights_only=True)``: nothing in them
-can run code.  Resuming restores all of it, so steps after a resume produce the same losses as
-an uninterrupted run.
+Checkpoints (:mod:`dataprep.train.checkpoint`) are DCP folders keyed by the unsplit model's
+parameter names: they load into another layout or schedule, and ``--resume`` with nothing
+changed continues bit for bit (weights, AdamW state, step; the LR and the data position are
+functions of the step).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -35,18 +40,22 @@ import torch
 import torch.distributed as dist
 
 from dataprep.io.atomic import write_local_atomic
+from dataprep.train import checkpoint
+from dataprep.train.checkpoint import CheckpointError
 from dataprep.train.config import TrainConfig
 from dataprep.train.loader import TokenLoader
-from dataprep.train.model import token_loss
+from dataprep.train.metrics import peak_flops, peak_memory_bytes, step_flops
+from dataprep.train.model import document_ids, token_loss
+from dataprep.train.parallel import build_layout, clip_global_norm, shard_stage
 from dataprep.train.pipeline import RankPipeline, build_rank_pipeline
 from dataprep.train.preflight import gpt_config
 from dataprep.train.schedules import get_schedule
 
-CHECKPOINTS = "checkpoints"
+CHECKPOINTS = checkpoint.CHECKPOINTS
 
 
 class TokenMeanLoss:
-    """Summed token cross-entropy of a microbatch over the tokens of the whole batch."""
+    """Summed token cross-entropy of a microbatch over the tokens of the replica's whole batch."""
 
     def __init__(self, tokens_per_batch: int) -> None:
         self.scale = 1.0 / tokens_per_batch
@@ -68,15 +77,7 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 def latest_checkpoint(out: Path) -> Path | None:
     """The newest complete checkpoint folder (``.tmp`` folders are incomplete and ignored)."""
-    done = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if p.is_dir() and not p.name.endswith(".tmp")
-                  and (p / "meta.json").exists())
-    return done[-1] if done else None
-
-
-def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """One rank's checkpoint, loaded with ``weights_only=True``: tensors, numbers, strings and
-    containers only; a file that would need to import or run code is refused."""
-    return torch.load(path, map_location=device, weights_only=True)
+    return checkpoint.latest(out)
 
 
 class RankTrainer:
@@ -85,103 +86,141 @@ class RankTrainer:
     def __init__(self, cfg: TrainConfig, rank: int, world: int, device: torch.device) -> None:
         self.cfg, self.rank, self.world, self.device = cfg, rank, world, device
         self.out = Path(cfg.output.path)
+        pp, dp = cfg.layout(world)
+        self.layout = build_layout(device.type, pp, dp)
         spec = get_schedule(cfg.pipeline.schedule)
         self.spec = spec
         self.stages_per_rank = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
-        self.loader = TokenLoader(cfg.run_weights, cfg.data.seq_len, cfg.data.batch_size, seed=cfg.seed,
-                                  prefetch=cfg.data.prefetch)
+        self.local_batch = cfg.data.batch_size // dp
+        d = cfg.data
+        self.loader = TokenLoader(cfg.run_weights, d.seq_len, self.local_batch, seed=cfg.seed,
+                                  rank=self.layout.dp_rank, world_size=dp, prefetch=d.prefetch)
+        self.val_loader = TokenLoader(cfg.val_weights, d.seq_len, self.local_batch, seed=cfg.seed,
+                                      rank=self.layout.dp_rank, world_size=dp, split=cfg.val_split) \
+            if cfg.eval_every else None
         self.gpt = gpt_config(cfg, self.loader.vocab_size)
-        self.tokens_per_step = cfg.data.batch_size * cfg.data.seq_len
+        self.tokens_per_step = d.batch_size * d.seq_len
         self.pipe: RankPipeline = build_rank_pipeline(
-            self.gpt, spec, rank=rank, ranks=world, stages_per_rank=self.stages_per_rank,
-            microbatches=cfg.data.microbatches, seed=cfg.seed, loss_fn=TokenMeanLoss(self.tokens_per_step),
-            device=device, balance=cfg.pipeline.balance)
+            self.gpt, spec, rank=self.layout.pp_rank, ranks=pp, stages_per_rank=self.stages_per_rank,
+            microbatches=d.microbatches, seed=cfg.seed, loss_fn=TokenMeanLoss(self.local_batch * d.seq_len),
+            device=device, balance=cfg.pipeline.balance, group=self.layout.pp_group,
+            wrap=lambda m: shard_stage(m, self.layout, cfg.precision),
+            activation_dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32)
         params = self.pipe.parameters()
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         o = cfg.optim
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=o.betas)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, cfg))
         self.step = 0
-        self.needs_data = self.pipe.has_first or self.pipe.has_last
+        self.needs_data = self.pipe.has_first or self.pipe.has_last or d.document_mask
+        self.flops_per_step = step_flops(self.gpt, d.batch_size)
+        self.peak = peak_flops(device, cfg.precision, cfg.peak_tflops)
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "modules": {str(s): m.state_dict() for s, m in self.pipe.modules.items()},
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "loader": self.loader.state_dict()}
+    def _meta(self) -> dict[str, Any]:
+        c = self.cfg
+        return {"step": self.step, "pp": self.layout.pp, "dp": self.layout.dp, "ranks": self.world,
+                "schedule": c.pipeline.schedule, "stages_per_rank": self.stages_per_rank,
+                "precision": c.precision, "model": asdict(self.gpt), "seed": c.seed,
+                "runs": list(self.loader.names), "eos_id": self.loader.eos_id,
+                "batch_size": c.data.batch_size, "seq_len": c.data.seq_len}
 
     def save(self) -> Path:
-        final = self.out / CHECKPOINTS / f"step-{self.step:06d}"
-        tmp = final.with_name(final.name + ".tmp")
-        if self.rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        dist.barrier()
-        torch.save(self.state_dict(), tmp / f"rank-{self.rank}.pt")
-        dist.barrier()
-        if self.rank == 0:
-            write_local_atomic(tmp / "meta.json", json.dumps({"step": self.step, "ranks": self.world,
-                                                              "schedule": self.cfg.pipeline.schedule}))
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-        dist.barrier()
-        return final
+        folder = self.out / CHECKPOINTS / f"step-{self.step:06d}"
+        tokenizer = Path(self.loader.names[0]) / "tokens" / "tokenizer.json"
+        state = checkpoint.training_state(list(self.pipe.modules.values()), self.optimizer)
+        return checkpoint.save(folder, state, self._meta(), tokenizer if tokenizer.exists() else None, self.rank)
 
     def load(self, folder: Path) -> None:
-        meta = json.loads((folder / "meta.json").read_text())
-        if meta["ranks"] != self.world or meta["schedule"] != self.cfg.pipeline.schedule:
-            raise ValueError(f"{folder} was written by {meta['ranks']} ranks with schedule {meta['schedule']}; "
-                             f"this run has {self.world} ranks and {self.cfg.pipeline.schedule}")
-        state = read_checkpoint(folder / f"rank-{self.rank}.pt", self.device)
-        for s, module in self.pipe.modules.items():
-            module.load_state_dict(state["modules"][str(s)])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.loader.load_state_dict(state["loader"])
-        self.step = int(state["step"])
+        """Continue from ``folder``, written by this or any other layout of the same model and data."""
+        meta = checkpoint.read_meta(folder)
+        mine = self._meta()
+        for key in ("model", "seed", "runs", "seq_len", "batch_size"):
+            if meta.get(key) != mine[key]:
+                raise CheckpointError(f"{folder} was written for {key} {meta.get(key)!r}; this run has {mine[key]!r} "
+                                      "(a checkpoint continues the same model on the same data)")
+        checkpoint.load(folder, checkpoint.training_state(list(self.pipe.modules.values()), self.optimizer))
+        self.step = int(meta["step"])
+        self.loader.seek(self.step * self.local_batch)
 
     # -- one step -------------------------------------------------------------------------------
+    def _inputs(self, batch: dict[str, torch.Tensor] | None) -> tuple[torch.Tensor | None, ...]:
+        if batch is None:
+            return None, None, None
+        inputs, labels = batch["input_ids"].to(self.device), batch["labels"].to(self.device)
+        doc = document_ids(inputs, self.loader.eos_id) if self.cfg.data.document_mask else None
+        return inputs, labels, doc
+
     def train_step(self, batch: dict[str, torch.Tensor] | None) -> dict[str, Any]:
-        inputs = labels = None
-        if batch is not None:
-            inputs, labels = batch["input_ids"].to(self.device), batch["labels"].to(self.device)
+        inputs, labels, doc = self._inputs(batch)
         self.pipe.timer.take()
         dist.barrier()
         t0 = time.perf_counter()
-        losses = self.pipe.step(inputs, labels)
+        losses = self.pipe.step(inputs, labels, doc)
         t1 = time.perf_counter()
         records = self.pipe.timer.take()
         params = self.pipe.parameters()
-        # squared gradient norm and loss of this rank, summed on the device: one host sync, in the all-reduce
-        zero = torch.zeros((), dtype=torch.float64, device=self.device)
-        grads = [p.grad.double().pow(2).sum() for p in params if p.grad is not None]
-        sq = torch.stack([torch.stack(grads).sum() if grads else zero,
-                          torch.stack([x.detach().double() for x in losses]).sum() if losses else zero])
-        dist.all_reduce(sq)
-        grad_norm, loss = math.sqrt(float(sq[0])), float(sq[1])
-        clip = self.cfg.optim.grad_clip
-        if clip is not None and grad_norm > clip:
-            for p in params:
-                if p.grad is not None:
-                    p.grad.mul_(clip / (grad_norm + 1e-6))
-        lr = self.optimizer.param_groups[0]["lr"]
+        local = torch.zeros((), dtype=torch.float64)  # this rank's share of the loss (last stage only)
+        if losses:
+            local = torch.stack([x.detach().double() for x in losses]).sum()
+        grad_norm, summed = clip_global_norm(params, self.cfg.optim.grad_clip, local, self.device)
+        loss = float(summed[0]) / self.layout.dp
+        lr = self.cfg.optim.lr * lr_factor(self.step, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
         self.step += 1
         t2 = time.perf_counter()
         busy = sum(r[4] - r[3] for r in records)
-        share = torch.tensor([1 - busy / (t1 - t0), t2 - t0], dtype=torch.float64, device=self.device)
-        bubbles = [torch.zeros_like(share) for _ in range(self.world)]
-        dist.all_gather(bubbles, share)
-        step_s = max(float(b[1]) for b in bubbles)
+        share = torch.tensor([1 - busy / (t1 - t0), t2 - t0, peak_memory_bytes(self.device)],
+                             dtype=torch.float64, device=self.device)
+        gathered = [torch.zeros_like(share) for _ in range(self.world)]
+        dist.all_gather(gathered, share)
+        step_s = max(float(g[1]) for g in gathered)
+        tokens_per_s = self.tokens_per_step / step_s
         return {"step": self.step, "loss": loss, "lr": lr, "grad_norm": grad_norm,
-                "tokens_per_s": self.tokens_per_step / step_s, "step_s": step_s, "schedule_s": t1 - t0,
-                "bubble": float(np.mean([float(b[0]) for b in bubbles])),
-                "bubble_per_rank": [round(float(b[0]), 4) for b in bubbles],
+                "tokens_per_s": tokens_per_s, "tokens_per_s_per_rank": tokens_per_s / self.world,
+                "mfu": self.flops_per_step / step_s / (self.peak * self.world) if self.peak else None,
+                "peak_memory_mb": [round(float(g[2]) / 2**20, 1) for g in gathered],
+                "step_s": step_s, "schedule_s": t1 - t0,
+                "bubble": float(np.mean([float(g[0]) for g in gathered])),
+                "bubble_per_rank": [round(float(g[0]), 4) for g in gathered],
                 "_records": [(k, s, mb, a - t0, b - t0) for k, s, mb, a, b in records]}
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean token loss over the first ``eval_batches`` validation batches (the same every time)."""
+        assert self.val_loader is not None
+        total = torch.zeros((), dtype=torch.float64)
+        for i in range(self.cfg.eval_batches):
+            batch = self.val_loader.batch_at(i * self.local_batch) if self.needs_data else None
+            inputs, labels, doc = self._inputs(batch)
+            for x in self.pipe.evaluate(inputs, labels, doc):
+                total += x.detach().double().cpu()
+        total = total.to(self.device)
+        dist.all_reduce(total)
+        val_loss = float(total) / (self.layout.dp * self.cfg.eval_batches)
+        return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0))}
+
+
+def _describe(trainer: RankTrainer, device: torch.device) -> str:
+    cfg, lay = trainer.cfg, trainer.layout
+    spr = trainer.stages_per_rank
+    return (f"train: {cfg.name}: {trainer.world} ranks = pp {lay.pp} x dp {lay.dp}, schedule {cfg.pipeline.schedule} "
+            f"({spr} stage{'s' if spr > 1 else ''} per rank), {cfg.data.microbatches} microbatches, "
+            f"vocab {trainer.gpt.vocab_size}, {cfg.precision}, device {device.type}"
+            + (", document mask" if cfg.data.document_mask else "")
+            + (f", resuming after step {trainer.step}" if trainer.step else ""))
+
+
+def _console(m: dict[str, Any]) -> str:
+    mfu = f"{100 * m['mfu']:5.1f}%" if m.get("mfu") is not None else "  n/a"
+    line = (f"step {m['step']:5d}  loss {m['loss']:.4f}  lr {m['lr']:.2e}  {m['tokens_per_s']:9.0f} tok/s  "
+            f"mfu {mfu}  mem {max(m['peak_memory_mb']):7.0f} MB  bubble {100 * m['bubble']:5.1f}%")
+    if "val_loss" in m:
+        line += f"  val_loss {m['val_loss']:.4f}  val_ppl {m['val_ppl']:.1f}"
+    return line
 
 
 def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
@@ -210,10 +249,7 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
             kept = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= trainer.step]
         write_local_atomic(metrics_path, "".join(ln + "\n" for ln in kept))
         if echo:
-            print(f"train: {cfg.name}: {world} ranks, schedule {cfg.pipeline.schedule} "
-                  f"({trainer.stages_per_rank} stage{'s' if trainer.stages_per_rank > 1 else ''} per rank), "
-                  f"{cfg.data.microbatches} microbatches, vocab {trainer.gpt.vocab_size}, device {device.type}"
-                  + (f", resuming after step {trainer.step}" if trainer.step else ""), flush=True)
+            print(_describe(trainer, device), flush=True)
             print(trainer.pipe.partition.describe(), flush=True)
     timeline_step = cfg.output.timeline_step or cfg.steps
     timeline: list = []
@@ -226,12 +262,13 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
         history.append({"records": records})
         if m["step"] == timeline_step:
             timeline = records
+        if cfg.eval_every and (trainer.step % cfg.eval_every == 0 or trainer.step == cfg.steps):
+            m.update(trainer.evaluate())
         if rank == 0:
             with metrics_path.open("a") as f:  # a log, one line per step (the one non-atomic write)
                 f.write(json.dumps(m) + "\n")
             if echo:
-                print(f"step {m['step']:5d}  loss {m['loss']:.4f}  lr {m['lr']:.2e}  {m['tokens_per_s']:9.0f} tok/s  "
-                      f"bubble {100 * m['bubble']:5.1f}%", flush=True)
+                print(_console(m), flush=True)
         if cfg.output.checkpoint_every and trainer.step % cfg.output.checkpoint_every == 0 and trainer.step < cfg.steps:
             trainer.save()
     if not history:  # resumed from a checkpoint at the last step: nothing left to train
@@ -244,11 +281,12 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
 
 def _transfer_seconds(trainer: RankTrainer, repeats: int = 20) -> float:
     """One-way time to send one microbatch's activations between ranks 0 and 1 (ping-pong of a
-    tensor of that shape, median of ``repeats``): the simulator's ``comm`` for this run."""
-    if trainer.world < 2:
+    tensor of that shape, median of ``repeats``): the simulator's ``comm`` for this run.  Ranks 0
+    and 1 are pipeline ranks 0 and 1 of replica 0."""
+    if trainer.layout.pp < 2:
         return 0.0
     data = trainer.cfg.data
-    shape = (data.batch_size // data.microbatches, data.seq_len, trainer.gpt.d_model)
+    shape = (trainer.local_batch // data.microbatches, data.seq_len, trainer.gpt.d_model)
     buf = torch.zeros(shape, dtype=torch.float32, device=trainer.device)
     times = []
     dist.barrier()
@@ -272,16 +310,18 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
     costs: dict[str, list[float]] = {}
     for kind, stage, _, a, b in steady:
         costs.setdefault(f"{kind}{stage}", []).append(b - a)
-    mine = {"rank": trainer.rank, "timeline": timeline, "costs": {k: float(np.mean(v)) for k, v in costs.items()}}
+    mine = {"rank": trainer.layout.pp_rank, "replica": trainer.layout.dp_rank, "timeline": timeline,
+            "costs": {k: float(np.mean(v)) for k, v in costs.items()}}
     comm = _transfer_seconds(trainer)
     gathered: list[Any] = [None] * trainer.world
     dist.all_gather_object(gathered, mine)
     if trainer.rank != 0:
         return None
+    gathered = [g for g in gathered if g["replica"] == 0]  # the timeline of one pipeline
     costs_all: dict[str, float] = {}
     for g in gathered:
         costs_all.update(g["costs"])
-    doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.world,
+    doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.layout.pp,
            "stages_per_rank": trainer.stages_per_rank,
            "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all, "comm_s": comm,
            "spans": [[g["rank"], *rec] for g in gathered for rec in g["timeline"]],
@@ -297,8 +337,21 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
 def _summary(trainer: RankTrainer, doc: dict[str, Any], sim: Any) -> dict[str, Any]:
     rows = [json.loads(ln) for ln in (trainer.out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     steady = rows[1:] or rows
+
+    def median(key: str) -> float | None:
+        values = [r[key] for r in steady if r.get(key) is not None]
+        return float(np.median(values)) if values else None
+
+    val = [r for r in rows if "val_loss" in r]
+    peak = [max(r.get("peak_memory_mb", [0])[i] for r in rows) for i in range(trainer.world)] if rows else []
     return {"steps": trainer.step, "schedule": doc["schedule"], "ranks": trainer.world,
+            "pp": trainer.layout.pp, "dp": trainer.layout.dp, "precision": trainer.cfg.precision,
+            "document_mask": trainer.cfg.data.document_mask,
             "first_loss": rows[0]["loss"] if rows else None, "last_loss": rows[-1]["loss"] if rows else None,
-            "tokens_per_s": float(np.median([r["tokens_per_s"] for r in steady])) if rows else None,
-            "measured_bubble": float(np.median([r["bubble"] for r in steady])) if rows else None,
+            "first_val_loss": val[0]["val_loss"] if val else None,
+            "last_val_loss": val[-1]["val_loss"] if val else None,
+            "tokens_per_s": median("tokens_per_s"), "tokens_per_s_per_rank": median("tokens_per_s_per_rank"),
+            "mfu": median("mfu"), "peak_tflops": trainer.peak / 1e12 if trainer.peak else None,
+            "model_flops_per_step": trainer.flops_per_step, "peak_memory_mb_per_rank": peak,
+            "measured_bubble": median("bubble"),
             "simulated_bubble": sim.mean_bubble, "partition": trainer.pipe.partition.describe().splitlines()}

@@ -35,10 +35,9 @@ def main(rank: int, world: int, init: str, out: str, names: list[str]) -> None:
                                    microbatches=MICROBATCHES, seed=SEED, loss_fn=token_loss, device=torch.device("cpu"))
         losses = pipe.step(inputs, labels)
         grads = {}
-        for module in pipe.modules.values():
-            names_map = module.reference_names()
+        for module in pipe.modules.values():  # parameter names are the unsplit model's
             for pname, p in module.named_parameters():
-                grads[names_map[pname]] = p.grad.detach().clone()
+                grads[pname] = p.grad.detach().clone()
         torch.save({"grads": grads, "losses": [float(x.detach()) for x in losses],
                     "bounds": list(pipe.partition.bounds)}, Path(out) / f"{name}-rank{rank}.pt")
         dist.barrier()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from dataprep.train.launch import free_port
 from dataprep.train.model import GPTConfig, build_full, token_loss
 from dataprep.train.partition import PartitionError, partition, uniform_partition
 from dataprep.train.schedules import SCHEDULES, ScheduleError, get_schedule, rank_actions
+from tests.helpers.gloo_workers import run_workers
 from tests.helpers.pipeline_worker import CFG, SEED, batch
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (tests.helpers is imported from it)
@@ -22,17 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository (tests.helpers is i
 @pytest.fixture(scope="module")
 def pipeline_grads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pipeline-grads")
-    init = f"tcp://127.0.0.1:{free_port()}"
-    worker = [sys.executable, "-m", "tests.helpers.pipeline_worker", init, str(out), ",".join(SCHEDULES)]
-    procs = [subprocess.Popen(worker,
-                              cwd=ROOT, env={**os.environ, "RANK": str(r), "WORLD_SIZE": "2"},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in range(2)]
-    try:
-        logs = [p.communicate(timeout=240)[0] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    assert all(p.returncode == 0 for p in procs), "\n".join(logs)
+    run_workers("tests.helpers.pipeline_worker", 2, out, ",".join(SCHEDULES))
     return out
 
 
