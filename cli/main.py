@@ -216,7 +216,9 @@ def validate(recipe: str, overrides: tuple[str, ...], debug: bool) -> None:
         except ConfigError as exc:
             _fail(exc, debug)
             return
-        click.echo(f"{recipe}: ok -- training config {cfg.name}: {cfg.steps} steps, schedule {cfg.pipeline.schedule}")
+        pp = cfg.parallel.pp if cfg.parallel.pp is not None else "--nproc/dp"
+        click.echo(f"{recipe}: ok -- training config {cfg.name}: {cfg.steps} steps, schedule {cfg.pipeline.schedule}, "
+                   f"pp {pp} x dp {cfg.parallel.dp}, {cfg.precision}")
         return
     _user_modules_importable(recipe)
     try:

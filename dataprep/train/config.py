@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dataprep.config.yaml_source import load_yaml_model
-from dataprep.train.schedules import SCHEDULES
+from dataprep.train.schedule_specs import SCHEDULES
 
 
 class _Strict(BaseModel):

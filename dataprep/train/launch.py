@@ -18,10 +18,7 @@ import sys
 import time
 from datetime import timedelta
 
-import torch.distributed as dist
-
 from dataprep.train.config import TrainConfig, load_train_config
-from dataprep.train.trainer import train_rank
 
 
 def under_torchrun() -> bool:
@@ -37,6 +34,10 @@ def free_port() -> int:
 
 def run_this_rank(cfg: TrainConfig, resume: bool) -> None:
     """Join the process group described by the environment and train."""
+    import torch.distributed as dist  # here, not at the top: the CLI starts ranks without importing torch
+
+    from dataprep.train.trainer import train_rank
+
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     dist.init_process_group("nccl" if cfg.uses_cuda else "gloo", rank=rank, world_size=world,
                             timeout=timedelta(minutes=10))

@@ -14,8 +14,8 @@ import sys
 
 import torch
 
-from dataprep.train.model import GPTConfig
 from dataprep.train.partition import piece_costs
+from dataprep.train.shape import GPTConfig
 
 # name fragment (as in torch.cuda.get_device_name) -> (bf16, fp32) dense peak TFLOP/s
 GPU_PEAK_TFLOPS: dict[str, tuple[float, float]] = {
@@ -31,6 +31,13 @@ GPU_PEAK_TFLOPS: dict[str, tuple[float, float]] = {
     "L4": (121.0, 30.3),
     "MI300X": (1307.0, 163.4),
 }
+
+
+def parameter_count(cfg: GPTConfig) -> int:
+    """Parameters of the whole model (embeddings, blocks, untied head)."""
+    d, r = cfg.d_model, cfg.mlp_ratio
+    block = 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (r * d * d + r * d) + (r * d * d + d)
+    return cfg.vocab_size * d + cfg.seq_len * d + cfg.layers * block + 2 * d + d * cfg.vocab_size
 
 
 def step_flops(cfg: GPTConfig, sequences: int) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dataprep.train.model import GPTConfig
+from dataprep.train.shape import GPTConfig
 
 
 class PartitionError(ValueError):

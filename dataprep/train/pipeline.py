@@ -23,7 +23,7 @@ from torch.distributed.pipelining import PipelineStage
 
 from dataprep.train.model import GPTConfig, StageModule
 from dataprep.train.partition import Partition, split_model
-from dataprep.train.schedules import ScheduleSpec
+from dataprep.train.schedules import ScheduleSpec, runtime_class
 
 
 @dataclass
@@ -114,9 +114,10 @@ class RankPipeline:
         return losses
 
     @torch.no_grad()
-    def evaluate(self, inputs: torch.Tensor | None, labels: torch.Tensor | None,
-                 doc_ids: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Forward only: the per-microbatch losses (last stage's rank only).
+    def evaluate(self, inputs: torch.Tensor | None, labels: torch.Tensor | None, doc_ids: torch.Tensor | None,
+                 batch_shape: tuple[int, int]) -> list[torch.Tensor]:
+        """Forward only: the per-microbatch losses (last stage's rank only).  ``batch_shape`` is
+        ``(sequences, seq_len)`` of the batch, which a rank holding neither end does not see.
 
         Each microbatch goes through the stages in order, activations sent point to point to
         the rank holding the next stage.  Written here because the schedules' own forward-only
@@ -125,8 +126,7 @@ class RankPipeline:
         after another instead of overlapped costs little."""
         losses: list[torch.Tensor] = []
         mbs = self.microbatches
-        count = (inputs if inputs is not None else labels if labels is not None else doc_ids)
-        rows = count.shape[0] if count is not None else 0
+        rows, seq_len = batch_shape
         chunks = [slice(i * (rows // mbs), (i + 1) * (rows // mbs)) for i in range(mbs)]
         me = dist.get_rank(self.group) if self.group is not None else dist.get_rank()
         for mb in chunks:
@@ -138,7 +138,7 @@ class RankPipeline:
                 if s == 0:
                     x = inputs[mb]
                 elif self.stage_to_rank(s - 1) != me:
-                    x = torch.empty(self.activation_shape(mb, inputs, labels, doc_ids), dtype=self.activation_dtype,
+                    x = torch.empty((mb.stop - mb.start, seq_len, self.d_model), dtype=self.activation_dtype,
                                     device=self.device)
                     dist.recv(x, group=self.group, group_src=self.stage_to_rank(s - 1))
                 x = self.modules[s](x, doc_ids[mb] if doc_ids is not None else None)
@@ -151,10 +151,6 @@ class RankPipeline:
             if hasattr(module, "reshard"):
                 module.reshard()
         return losses
-
-    def activation_shape(self, mb: slice, *tensors: torch.Tensor | None) -> tuple[int, int, int]:
-        ref = next(t for t in tensors if t is not None)
-        return (mb.stop - mb.start, ref.shape[1], self.d_model)
 
 
 def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,
@@ -178,7 +174,8 @@ def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks:
     timer = OpTimer(rank)
     for stage in stages:
         timer.wrap(stage)
-    schedule = spec.runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False)
+    runtime = runtime_class(spec)
+    schedule = runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False)
     timer.wrap_loss(schedule)
     return RankPipeline(modules, stages, schedule, part, timer, num_stages, spec.stage_to_rank(ranks), microbatches,
                         loss_fn, device, cfg.d_model, activation_dtype, group)

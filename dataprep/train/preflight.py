@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataprep.config.errors import ConfigError, Problem
 from dataprep.io.tokens import open_run
 from dataprep.train.config import TrainConfig
-from dataprep.train.model import GPTConfig
 from dataprep.train.partition import PartitionError, split_model
-from dataprep.train.schedules import ScheduleError, get_schedule
+from dataprep.train.schedule_specs import ScheduleError, get_schedule
+from dataprep.train.shape import GPTConfig
 
 
 def gpt_config(cfg: TrainConfig, vocab_size: int) -> GPTConfig:

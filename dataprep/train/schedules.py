@@ -32,8 +32,6 @@ separated by an optimizer barrier (see :mod:`dataprep.train.simulate`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
@@ -48,19 +46,18 @@ from torch.distributed.pipelining import (
     ScheduleZBVZeroBubble,
 )
 from torch.distributed.pipelining.schedules import (
-    PipelineScheduleMulti,
     _Action,
     _ComputationType,
     _PipelineScheduleRuntime,
 )
 
+from dataprep.train.schedule_specs import SCHEDULES, ScheduleError, ScheduleSpec, get_schedule
+
+__all__ = ["SCHEDULES", "ScheduleError", "ScheduleSpec", "get_schedule", "rank_actions", "runtime_class"]
+
 # the Zero Bubble paper's names of the four passes
 F, B, I, W = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD,  # noqa: E741 - I: the paper's name
               _ComputationType.BACKWARD_INPUT, _ComputationType.BACKWARD_WEIGHT)
-
-
-class ScheduleError(ValueError):
-    """A schedule that cannot run with the asked shape; the message says why and what works."""
 
 
 def _zb_h2_actions(p: int, m: int) -> dict[int, list[_Action]]:
@@ -109,71 +106,12 @@ class ScheduleZBH2(_PipelineScheduleRuntime):
         self._prepare_schedule_with_comms(self.pipeline_order)
 
 
-@dataclass(frozen=True)
-class ScheduleSpec:
-    name: str
-    runtime: type
-    default_stages_per_rank: int
-    allowed_stages_per_rank: Callable[[int], bool]
-    placement: str  # "loop" or "v"
-    about: str
-
-    @property
-    def multi(self) -> bool:
-        """Whether the runtime takes a list of stages (all but GPipe and 1F1B)."""
-        return issubclass(self.runtime, PipelineScheduleMulti)
-
-    def check(self, ranks: int, stages_per_rank: int, microbatches: int) -> None:
-        if not self.allowed_stages_per_rank(stages_per_rank):
-            raise ScheduleError(f"{self.name} cannot run {stages_per_rank} stages per rank ({self.about})")
-        if ranks < 2 and self.name != "gpipe" and self.name != "1f1b":
-            raise ScheduleError(f"{self.name} needs at least 2 pipeline ranks, got {ranks}")
-        stages = ranks * stages_per_rank
-        if self.name == "dualpipe-v" and microbatches < stages:
-            raise ScheduleError(f"dualpipe-v needs at least as many microbatches as stages: {microbatches} < "
-                                f"{stages} ({ranks} ranks x 2)")
-        if self.name in ("interleaved-1f1b", "zb-h1") and stages_per_rank > 1:
-            rounds = max(1, microbatches // ranks)
-            if microbatches % rounds:
-                raise ScheduleError(f"{self.name} needs microbatches to be a multiple of max(1, microbatches // ranks) "
-                                    f"= {rounds}; got {microbatches} with {ranks} ranks. Try {rounds * ranks}.")
-
-    def stage_to_rank(self, ranks: int) -> Callable[[int], int]:
-        if self.placement == "v":
-            return lambda s: s if s < ranks else 2 * ranks - 1 - s
-        return lambda s: s % ranks
-
-    def stages_of(self, rank: int, ranks: int, stages_per_rank: int) -> list[int]:
-        """The stage indices rank ``rank`` holds, in increasing order."""
-        where = self.stage_to_rank(ranks)
-        return [s for s in range(ranks * stages_per_rank) if where(s) == rank]
-
-
-def _one(v: int) -> bool:
-    return v == 1
-
-
-SCHEDULES: dict[str, ScheduleSpec] = {s.name: s for s in [
-    ScheduleSpec("gpipe", ScheduleGPipe, 1, _one, "loop", "all forwards, then all backwards; one stage per rank"),
-    ScheduleSpec("1f1b", Schedule1F1B, 1, _one, "loop", "one forward, one backward; one stage per rank"),
-    ScheduleSpec("interleaved-1f1b", ScheduleInterleaved1F1B, 2, lambda v: v >= 2, "loop",
-                 "1F1B over v >= 2 stage chunks per rank"),
-    ScheduleSpec("looped-bfs", ScheduleLoopedBFS, 2, lambda v: v >= 2, "loop",
-                 "breadth-first over v >= 2 stage chunks per rank"),
-    ScheduleSpec("zb-h1", ScheduleInterleavedZeroBubble, 1, lambda v: v >= 1, "loop",
-                 "zero bubble H1: backward split into input and weight parts"),
-    ScheduleSpec("zb-h2", ScheduleZBH2, 1, _one, "loop", "zero bubble H2: more warm-up forwards; one stage per rank"),
-    ScheduleSpec("zb-v", ScheduleZBVZeroBubble, 2, lambda v: v == 2, "v",
-                 "V-shaped zero bubble: exactly 2 stages per rank"),
-    ScheduleSpec("dualpipe-v", ScheduleDualPipeV, 2, lambda v: v == 2, "v", "DualPipe-V: exactly 2 stages per rank"),
-]}
-
-
-def get_schedule(name: str) -> ScheduleSpec:
-    try:
-        return SCHEDULES[name]
-    except KeyError:
-        raise ScheduleError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}") from None
+def runtime_class(spec: ScheduleSpec) -> type:
+    """The ``torch.distributed.pipelining`` class (or ours, for ZB-H2) that runs ``spec``."""
+    return {"ScheduleGPipe": ScheduleGPipe, "Schedule1F1B": Schedule1F1B,
+            "ScheduleInterleaved1F1B": ScheduleInterleaved1F1B, "ScheduleLoopedBFS": ScheduleLoopedBFS,
+            "ScheduleInterleavedZeroBubble": ScheduleInterleavedZeroBubble, "ScheduleZBH2": ScheduleZBH2,
+            "ScheduleZBVZeroBubble": ScheduleZBVZeroBubble, "ScheduleDualPipeV": ScheduleDualPipeV}[spec.runtime]
 
 
 def _shape_only_stages(spec: ScheduleSpec, ranks: int, stages_per_rank: int) -> list[Any]:
@@ -209,5 +147,5 @@ def rank_actions(name: str, ranks: int, microbatches: int,
         return out
     if name == "zb-h2":
         return _zb_h2_actions(ranks, m)
-    schedule = spec.runtime(_shape_only_stages(spec, ranks, v), m)
+    schedule = runtime_class(spec)(_shape_only_stages(spec, ranks, v), m)
     return {r: [a for a in schedule.pipeline_order[r] if a is not None] for r in range(ranks)}

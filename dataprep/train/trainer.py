@@ -44,7 +44,7 @@ from dataprep.train import checkpoint
 from dataprep.train.checkpoint import CheckpointError
 from dataprep.train.config import TrainConfig
 from dataprep.train.loader import TokenLoader
-from dataprep.train.metrics import peak_flops, peak_memory_bytes, step_flops
+from dataprep.train.metrics import parameter_count, peak_flops, peak_memory_bytes, step_flops
 from dataprep.train.model import document_ids, token_loss
 from dataprep.train.parallel import build_layout, clip_global_norm, shard_stage
 from dataprep.train.pipeline import RankPipeline, build_rank_pipeline
@@ -196,7 +196,7 @@ class RankTrainer:
         for i in range(self.cfg.eval_batches):
             batch = self.val_loader.batch_at(i * self.local_batch) if self.needs_data else None
             inputs, labels, doc = self._inputs(batch)
-            for x in self.pipe.evaluate(inputs, labels, doc):
+            for x in self.pipe.evaluate(inputs, labels, doc, (self.local_batch, self.cfg.data.seq_len)):
                 total += x.detach().double().cpu()
         total = total.to(self.device)
         dist.all_reduce(total)
@@ -352,6 +352,7 @@ def _summary(trainer: RankTrainer, doc: dict[str, Any], sim: Any) -> dict[str, A
             "last_val_loss": val[-1]["val_loss"] if val else None,
             "tokens_per_s": median("tokens_per_s"), "tokens_per_s_per_rank": median("tokens_per_s_per_rank"),
             "mfu": median("mfu"), "peak_tflops": trainer.peak / 1e12 if trainer.peak else None,
-            "model_flops_per_step": trainer.flops_per_step, "peak_memory_mb_per_rank": peak,
+            "parameters": parameter_count(trainer.gpt), "model_flops_per_step": trainer.flops_per_step,
+            "peak_memory_mb_per_rank": peak,
             "measured_bubble": median("bubble"),
             "simulated_bubble": sim.mean_bubble, "partition": trainer.pipe.partition.describe().splitlines()}

@@ -36,7 +36,10 @@ def main(rank: int, world: int, init: str, out: str, names: list[str]) -> None:
             for pname, p in module.named_parameters():
                 sharded.append(local_tensor(p).numel() < p.numel())
                 grads[pname] = p.grad.full_tensor().detach().clone()  # collective over the dp group
-        evaluated = pipe.evaluate(inputs[share], labels[share])  # forward only, same weights: the same loss
+        # forward only, same weights: the same loss; the rank holding neither end gets no tensors
+        first, last = pipe.has_first, pipe.has_last
+        evaluated = pipe.evaluate(inputs[share] if first else None, labels[share] if last else None, None,
+                                  (BATCH // layout.dp, CFG.seq_len))
         torch.save({"grads": grads, "losses": [float(x.detach()) for x in losses], "sharded": sharded,
                     "eval_losses": [float(x) for x in evaluated],
                     "dp_rank": layout.dp_rank, "pp_rank": layout.pp_rank},

@@ -85,6 +85,10 @@ def test_sample_pages_to_trained_model(tmp_path: Path, trained: Path) -> None:
     assert summary["last_val_loss"] == val[-1]["val_loss"] and 0 < summary["mfu"] < 1
     assert (summary["pp"], summary["dp"], summary["precision"]) == (2, 1, "fp32")
     assert len(summary["peak_memory_mb_per_rank"]) == 2 and summary["tokens_per_s_per_rank"] > 0
+    from dataprep.train.model import GPTConfig, build_full
+
+    shape = GPTConfig(**json.loads((out / "timeline.json").read_text())["model"])
+    assert summary["parameters"] == sum(p.numel() for p in build_full(shape, 0).parameters())
     timeline = json.loads((out / "timeline.json").read_text())
     assert {s[0] for s in timeline["spans"]} == {0, 1} and {"F0", "B0", "F1", "B1"} <= set(timeline["op_costs_s"])
     simulated = run_cli("simulate", "--measured", str(out), "--plot", str(tmp_path / "side-by-side.png"))
@@ -123,8 +127,8 @@ def test_validation_documents_never_meet_the_training_stream(tokens_run: Path) -
 
 
 def test_bf16_follows_fp32_with_fp32_master_weights(tmp_path: Path, tokens_run: Path, trained: Path) -> None:
-    config = train_config(tmp_path, tokens_run, "bf16", steps=30, precision="bf16")
-    result = run_cli("train", str(config), "--nproc", "1", timeout=400)
+    config = train_config(tmp_path, tokens_run, "bf16", steps=30, precision="bf16", eval_every=0)
+    result = run_cli("train", str(config), "--nproc", "2", timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     fp32, bf16 = metrics(trained), metrics(tmp_path / "bf16")
     assert all(math.isfinite(r["loss"]) for r in bf16)
@@ -183,39 +187,40 @@ print(json.dumps({"architecture": type(model).__name__, "round_trip": tokenizer.
 """
 
 
-def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path, tokens_run: Path) -> None:
-    """pp 2 / 1f1b, 4 steps, saved.  Resumed unchanged, step 5 is bit for bit the uninterrupted
-    run's; loaded into pp 1, dp 2 x pp 1, dp 2 x pp 2 and zb-v, step 5's loss is the same within
-    fp32 tolerance -- and dp 2 x pp 1 equals dp 1 x pp 1 on the same global batch."""
-    base = train_config(tmp_path, tokens_run, "base", steps=5, **{"output.checkpoint_every": 4})
-    result = run_cli("train", str(base), "--nproc", "2", timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    reference = metrics(tmp_path / "base")
-    step5 = {}
-    for name, nproc, changes in [("same", 2, {}), ("pp1", 1, {}), ("dp2pp1", 2, {"parallel.dp": 2}),
+def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path, tokens_run: Path,
+                                                                trained: Path) -> None:
+    """The 30-step pp 2 / 1f1b run's step-20 checkpoint.  Resumed unchanged, step 21 is bit for bit
+    the uninterrupted run's; loaded into pp 1, dp 2 x pp 1, dp 2 x pp 2 and zb-v, step 21's loss is
+    the same within fp32 tolerance -- and dp 2 x pp 1 equals dp 1 x pp 1 on the same global batch.
+    (Step 21's loss and gradient norm come before its update, so the shorter runs' LR schedule,
+    which ends at their step 21, does not enter.)"""
+    reference = metrics(trained)
+    step21 = {}
+    for name, nproc, changes in [("same", 2, {"steps": 30}), ("pp1", 1, {}), ("dp2pp1", 2, {"parallel.dp": 2}),
                                  ("dp2pp2", 4, {"parallel.dp": 2}), ("zbv", 2, {"pipeline.schedule": "zb-v"})]:
-        if name == "same":  # the run stopped after its step-4 checkpoint: its folder without what came later
-            shutil.copytree(tmp_path / "base", tmp_path / name)
-            shutil.rmtree(tmp_path / name / "checkpoints" / "step-000005")
+        if name == "same":  # the run stopped after its step-20 checkpoint: its folder without what came later
+            shutil.copytree(trained, tmp_path / name)
+            shutil.rmtree(tmp_path / name / "checkpoints" / "step-000030")
         else:
-            shutil.copytree(tmp_path / "base" / "checkpoints" / "step-000004",
-                            tmp_path / name / "checkpoints" / "step-000004")
-        config = train_config(tmp_path, tokens_run, name, steps=5, **{"output.checkpoint_every": 4, **changes})
+            shutil.copytree(trained / "checkpoints" / "step-000020", tmp_path / name / "checkpoints" / "step-000020")
+        config = train_config(tmp_path, tokens_run, name, **{"steps": 21, "eval_every": 10, "peak_tflops": 0.05,
+                                                             **changes})
         result = run_cli("train", str(config), "--nproc", str(nproc), "--resume", timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "resuming after step 4" in result.stdout
+        assert "resuming after step 20" in result.stdout
         rows = metrics(tmp_path / name)
-        step5[name] = rows[-1]
-        assert rows[-1]["step"] == 5
+        step21[name] = next(r for r in rows if r["step"] == 21)
         if name == "same":
-            assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
-            assert rows == reference[:4] + [rows[-1]]
-            assert (rows[-1]["loss"], rows[-1]["grad_norm"]) == (reference[4]["loss"], reference[4]["grad_norm"])
+            assert [r["step"] for r in rows] == list(range(1, 31))
+            assert rows[:20] == reference[:20]
+            for mine, theirs in zip(rows[20:], reference[20:]):  # bit for bit
+                assert (mine["loss"], mine["grad_norm"], mine.get("val_loss")) == (
+                    theirs["loss"], theirs["grad_norm"], theirs.get("val_loss"))
         else:
-            assert rows[-1]["loss"] == pytest.approx(reference[4]["loss"], rel=1e-5), name
-            assert rows[-1]["grad_norm"] == pytest.approx(reference[4]["grad_norm"], rel=1e-4), name
-    assert step5["dp2pp1"]["loss"] == pytest.approx(step5["pp1"]["loss"], rel=1e-5)
-    assert step5["dp2pp1"]["grad_norm"] == pytest.approx(step5["pp1"]["grad_norm"], rel=1e-4)
+            assert step21[name]["loss"] == pytest.approx(reference[20]["loss"], rel=1e-5), name
+            assert step21[name]["grad_norm"] == pytest.approx(reference[20]["grad_norm"], rel=1e-4), name
+    assert step21["dp2pp1"]["loss"] == pytest.approx(step21["pp1"]["loss"], rel=1e-5)
+    assert step21["dp2pp1"]["grad_norm"] == pytest.approx(step21["pp1"]["grad_norm"], rel=1e-4)
 
 
 def test_config_errors_stop_before_any_rank_starts(tmp_path: Path, tokens_run: Path) -> None:

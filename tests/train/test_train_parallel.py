@@ -134,6 +134,12 @@ def test_parallel_config_errors_name_the_key_and_the_arithmetic(tmp_path: Path) 
     msg = problems(4, **{"parallel.dp": 4, "data.batch_size": 8, "data.microbatches": 4})
     assert "data.batch_size: 8 sequences do not split into dp 4 replicas x 4 microbatches" in msg
     assert "batch_size: 16" in msg
+    # evaluation needs a validation split: a run without tokens/val is named, with the two fixes
+    from tests.train.test_loader import write_run
+
+    run = write_run(tmp_path / "run", [[torch.arange(1, 300).numpy()]])
+    msg = problems(1, **{"data.runs": str(run), "eval_every": 5})
+    assert "eval_every:" in msg and "tokenize.val_fraction" in msg and "data.val_runs" in msg
     with pytest.raises(ConfigError, match=r"precision: .*'fp32' or 'bf16'"):
         load_train_config(write_recipe(tmp_path / "p.yaml", {
             "steps": 1, "precision": "fp16", "data": {"runs": "x"}, "output": {"path": "o"}}))
