@@ -1,5 +1,8 @@
 """`quality` presets against datatrove's Gopher, C4 and FineWeb filters, same documents,
-default (matching) parameters: share of identical keep/drop decisions, and speed.
+default (matching) parameters: share of identical keep/drop decisions, and speed.  The last
+row is FineWeb's whole chain (Gopher repetition, Gopher quality, C4 without its terminal
+punctuation rule, FineWeb) as one ``quality`` stage against datatrove's four filters in a row,
+each seeing the text C4 rewrote.
 
 Text is extracted once from the core benchmark's HTML corpus (Debian python3.11-doc) with
 `dataprep run` (extract only); both sides then score the same texts in one process on one
@@ -53,11 +56,14 @@ def main() -> None:
     peer = run_peer("datatrove_quality.py", str(single))
     ids = table.column("id").to_pylist()
     print(f"documents: {len(ids)} (Debian python3.11-doc x{args.copies}, main content)")
-    print(f"{'preset':8} {'agree':>7} {'kept ours':>10} {'kept dt':>8} {'ours s':>8} {'datatrove s':>12} "
+    print(f"{'preset':13} {'agree':>7} {'kept ours':>10} {'kept dt':>8} {'ours s':>8} {'datatrove s':>12} "
           f"{'speed ratio':>12}")
     notes = []
-    for preset in ("gopher", "c4", "fineweb"):
-        stage = Quality(preset=preset)
+    ours_for = {"gopher": {"preset": "gopher"}, "c4": {"preset": "c4"}, "fineweb": {"preset": "fineweb"},
+                "fineweb_chain": {"preset": ["gopher_repetition", "gopher_quality", "c4", "fineweb"],
+                                  "c4": {"filter_no_terminal_punct": False}}}
+    for preset, params in ours_for.items():
+        stage = Quality(**params)
         t0 = time.perf_counter()
         reasons: list[str | None] = []
         for start in range(0, table.num_rows, 512):
@@ -70,7 +76,7 @@ def main() -> None:
         theirs = peer[preset]["decisions"]
         agree = sum((r is None) == (theirs[i] is None) for i, r in zip(ids, reasons)) / len(ids)
         kinds = collections.Counter((r, theirs[i]) for i, r in zip(ids, reasons) if (r is None) != (theirs[i] is None))
-        print(f"{preset:8} {agree:7.3f} {sum(r is None for r in reasons):10d} "
+        print(f"{preset:13} {agree:7.3f} {sum(r is None for r in reasons):10d} "
               f"{sum(theirs[i] is None for i in ids):8d} {ours_s:8.2f} {peer[preset]['seconds']:12.2f} "
               f"{peer[preset]['seconds'] / ours_s:12.1f}x")
         notes += [f"  {preset}: ours={a or 'kept'} datatrove={b or 'kept'}: {n}" for (a, b), n in kinds.most_common()]

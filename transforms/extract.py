@@ -42,6 +42,8 @@ class ExtractParams(Params):
     main_content: bool = Field(True, description="keep only the main content (drop navigation, footers, ads)")
     min_chars: int = Field(1, ge=0, description="pages with fewer extracted characters are removed (extract:no_text)")
     links: bool = Field(False, description="resiliparse: keep link targets in the text")
+    deduplicate: bool = Field(False, description="trafilatura: drop repeated text segments within a page "
+                              "(its deduplicate option; FineWeb's setting, through datatrove, is true)")
     max_depth: int = Field(10_000, ge=100, description="pages whose elements nest deeper are removed "
                            "(extract:too_deep): main-content extraction time grows with the square of the depth")
     timeout_s: float | None = Field(5.0, gt=0, description="seconds a page may take: extraction runs in a child "
@@ -56,7 +58,8 @@ class Extract(Transform):
     Params = ExtractParams
 
     def _config(self) -> dict:
-        return {"engine": self.params.engine, "main_content": self.params.main_content, "links": self.params.links}
+        p = self.params
+        return {"engine": p.engine, "main_content": p.main_content, "links": p.links, "deduplicate": p.deduplicate}
 
     def _sandbox(self) -> Sandbox:
         # a child per thread (a Dask worker may run tasks on several), made on first use

@@ -17,7 +17,11 @@ overridden, and ``null`` turns a single rule off):
   in duplicated lines, newlines per word.
 
 Presets: ``gopher`` (= gopher_quality + gopher_repetition), ``c4``, ``fineweb``.
-Rule sets run in that order; a removed document's ``reason`` names the first rule it failed,
+Rule sets run in the order of the ``preset`` list (sections given without a preset follow, in
+the order above), each on the text the ones before it left: a rule set after ``c4`` sees only
+the lines C4 kept, exactly as it would in a separate stage after it, so one stage with
+``preset: [gopher, c4, fineweb]`` makes the same decisions as three stages (FineWeb's and
+datatrove's order).  A removed document's ``reason`` names the first rule it failed,
 e.g. ``gopher:min_mean_word_length``.  Each rule's value is stored as a ``quality_*`` column.
 Words are defined in :mod:`dataprep.text.stats` (Chinese and Japanese: one word per character).
 Sentences (for C4) are counted by a rule, not by a trained splitter: a sentence ends at ``.``,
@@ -99,6 +103,7 @@ class FineWebRules(Params):
 
 
 Preset = Literal["gopher", "gopher_quality", "gopher_repetition", "c4", "fineweb"]
+SECTIONS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
 
 
 class QualityParams(Params):
@@ -123,6 +128,16 @@ class QualityParams(Params):
         if not any(getattr(self, n) is not None for n in defaults):
             raise ValueError("enable rules: preset: gopher | c4 | fineweb (or a list), or give a rule section")
         return self
+
+    def rule_order(self) -> list[str]:
+        """The enabled rule sets in the order they run: the preset list's, then the other sections."""
+        presets = [self.preset] if isinstance(self.preset, str) else list(self.preset)
+        order: list[str] = []
+        for name in presets:
+            for section in (["gopher_quality", "gopher_repetition"] if name == "gopher" else [name]):
+                if section not in order:
+                    order.append(section)
+        return order + [n for n in SECTIONS if getattr(self, n) is not None and n not in order]
 
 
 class _Decisions:
@@ -194,16 +209,20 @@ class Quality(Transform):
         d = _Decisions(batch.num_rows)
         p = self.params
         new_text = None
-        if p.gopher_quality is not None:
-            langs = (pc.fill_null(batch.column(p.lang_field).cast(pa.string()), "").to_numpy(zero_copy_only=False)
-                     if p.lang_field in batch.schema.names else np.full(batch.num_rows, "", dtype=object))
-            self._gopher_quality(stats, p.gopher_quality, d, langs)
-        if p.gopher_repetition is not None:
-            self._gopher_repetition(stats, p.gopher_repetition, d)
-        if p.c4 is not None:
-            new_text = self._c4(stats, p.c4, d)
-        if p.fineweb is not None:
-            self._fineweb(stats, p.fineweb, d)
+        for section in p.rule_order():
+            if section == "gopher_quality":
+                langs = (pc.fill_null(batch.column(p.lang_field).cast(pa.string()), "").to_numpy(zero_copy_only=False)
+                         if p.lang_field in batch.schema.names else np.full(batch.num_rows, "", dtype=object))
+                self._gopher_quality(stats, p.gopher_quality, d, langs)
+            elif section == "gopher_repetition":
+                self._gopher_repetition(stats, p.gopher_repetition, d)
+            elif section == "c4":
+                rewritten = self._c4(stats, p.c4, d)
+                if rewritten is not None:  # the rule sets after C4 see the lines it kept
+                    new_text = rewritten
+                    stats = TextStats(rewritten)
+            elif section == "fineweb":
+                self._fineweb(stats, p.fineweb, d)
         scored = set_columns(batch, d.columns)
         reasons = pa.array(d.reason.tolist(), pa.string())
         if new_text is None:

@@ -47,6 +47,10 @@ def main(out, parquet):
         "gopher": [GopherQualityFilter(language=words), GopherRepetitionFilter(language=words)],
         "c4": [C4QualityFilter(language=words)],
         "fineweb": [FineWebQualityFilter(language=words)],
+        # FineWeb's chain as in datatrove's examples/fineweb.py; C4 rewrites doc.text for the next filter
+        "fineweb_chain": [GopherRepetitionFilter(language=words), GopherQualityFilter(language=words),
+                          C4QualityFilter(filter_no_terminal_punct=False, language=words),
+                          FineWebQualityFilter(language=words)],
     }
     result = {}
     for name, filters in presets.items():

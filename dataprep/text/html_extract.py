@@ -21,7 +21,8 @@ def page_title(html: str) -> str | None:
     return title or None
 
 
-def extract_page(html: str, engine: str, main_content: bool, links: bool) -> tuple[str, str | None]:
+def extract_page(html: str, engine: str, main_content: bool, links: bool,
+                 deduplicate: bool = False) -> tuple[str, str | None]:
     """The text and title of one page (what the sandboxed child runs)."""
     if engine == "resiliparse":
         from resiliparse.extract.html2text import extract_plain_text
@@ -36,5 +37,6 @@ def extract_page(html: str, engine: str, main_content: bool, links: bool) -> tup
 
     # extract() without metadata: the metadata pass costs ~0.6x the extraction itself, and the
     # title comes from <title>, as for resiliparse
-    text = trafilatura.extract(html, include_comments=False, favor_precision=main_content, with_metadata=False)
+    text = trafilatura.extract(html, include_comments=False, favor_precision=main_content, with_metadata=False,
+                               deduplicate=deduplicate)
     return text or "", page_title(html)

@@ -263,3 +263,50 @@ def test_stop_words_per_language_by_the_lang_column():
     assert out.removed is None  # German by its own list, the others by '*'
     out = fallback.process(docs([german], lang=["fr"]))
     assert out.removed.column("reason").to_pylist() == ["gopher:stop_words"]
+
+
+def _web_like_corpus(n: int = 240) -> list[str]:
+    """Pages of prose lines mixed with navigation lines (short, no end punctuation) that C4
+    drops, in varying shares, some with a repeated line: C4 rewrites most of them, and what
+    the FineWeb rules see depends on whether they run before or after it."""
+    import random
+
+    rng = random.Random(7)
+    out = []
+    for i in range(n):
+        lines = [prose(rng.randint(12, 30), start=i * 400 + k * 40) for k in range(rng.randint(1, 8))]
+        for _ in range(rng.randint(0, 40)):
+            lines.insert(rng.randrange(len(lines) + 1), " ".join(pseudo_words(rng.randint(1, 3), rng.randint(0, 9000))))
+        if rng.random() < 0.2:
+            lines.append(lines[0])
+        out.append("\n".join(lines))
+    return out
+
+
+def _run(stages: list[Quality], texts: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Chain ``stages`` over the documents: kept id -> text, removed id -> reason."""
+    batch, removed = docs(texts), {}
+    for stage in stages:
+        out = stage.process(batch)
+        if out.removed is not None:
+            removed.update(zip(out.removed.column("id").to_pylist(), out.removed.column("reason").to_pylist()))
+        batch = out.kept
+    return dict(zip(batch.column("id").to_pylist(), batch.column("text").to_pylist())), removed
+
+
+def test_one_stage_with_a_preset_list_decides_as_the_presets_as_separate_stages():
+    texts = _web_like_corpus()
+    one = _run([Quality(preset=["gopher", "c4", "fineweb"])], texts)
+    separate = _run([Quality(preset="gopher"), Quality(preset="c4"), Quality(preset="fineweb")], texts)
+    assert one == separate  # the same kept ids and texts, the same removed ids and reasons
+    kept, removed = one
+    assert len(kept) > 20 and {r.split(":")[0] for r in removed.values()} >= {"c4", "fineweb"}
+    assert sum(kept[i] != texts[int(i)] for i in kept) > 20  # C4 removed lines from kept documents
+    # the corpus tells the orders apart: FineWeb on the texts before C4 decides differently
+    after_c4, _ = _run([Quality(preset="gopher"), Quality(preset="c4")], texts)
+    before = _run([Quality(preset="fineweb")], [texts[int(i)] for i in after_c4])[1]
+    after = _run([Quality(preset="fineweb")], list(after_c4.values()))[1]
+    assert len(before) != len(after)
+    # the list's order is the order the rule sets run in
+    assert Quality(preset=["fineweb", "c4"]).params.rule_order() == ["fineweb", "c4"]
+    assert Quality(preset="c4", gopher_quality={}).params.rule_order() == ["c4", "gopher_quality"]
