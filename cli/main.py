@@ -133,6 +133,8 @@ def main() -> None:
 @click.option("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
 @click.option("--workers", type=click.IntRange(min=1), help="workers of the local cluster (overrides executor.workers)")
 @click.option("--resume", is_flag=True, help="continue an interrupted run in the same output folder")
+@click.option("--verify", is_flag=True, help="with --resume: hash every finished file (default: only those whose "
+              "size or modification time changed)")
 @click.option("--overwrite", is_flag=True, help="delete the previous run in the output folder first")
 @click.option("--force-unlock", is_flag=True,
               help="take the output folder's lock even if another run holds it (when that run is known to be gone)")
@@ -141,7 +143,8 @@ def main() -> None:
               help="when stderr is not a terminal (nohup, SLURM, Kubernetes): a progress line this often")
 @click.option("--debug", is_flag=True, help="show tracebacks")
 def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers: int | None,
-        resume: bool, overwrite: bool, force_unlock: bool, quiet: bool, progress_every: float, debug: bool) -> None:
+        resume: bool, verify: bool, overwrite: bool, force_unlock: bool, quiet: bool, progress_every: float,
+        debug: bool) -> None:
     """Run RECIPE (YAML) and write its output folder.
 
     \b
@@ -154,6 +157,8 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
 
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    if verify and not resume:
+        raise click.UsageError("--verify checks what --resume reuses: give both")
     _user_modules_importable(recipe)
     extra = list(overrides)
     if scheduler:
@@ -166,7 +171,7 @@ def run(recipe: str, overrides: tuple[str, ...], scheduler: str | None, workers:
         progress = default_progress(quiet, progress_every)
         with stop_on_signals():
             result = pipeline.run(resume=resume, overwrite=overwrite, progress=progress, show_worker_logs=debug,
-                                  force_unlock=force_unlock)
+                                  force_unlock=force_unlock, verify=verify)
     except Interrupted as stop:
         if progress is not None:
             progress.stop()

@@ -40,7 +40,7 @@ def hash_inputs(paths: list[str], storage_options: dict) -> list[tuple[str, int,
 
 def build_manifest(recipe: dict[str, Any], inputs: list[tuple[str, int, str]], receipts: list[Receipt],
                    shards: int) -> dict[str, Any]:
-    outputs = sorted((f.to_json() for r in receipts for f in r.outputs), key=lambda f: f["path"])
+    outputs = sorted((f.to_json(with_mtime=False) for r in receipts for f in r.outputs), key=lambda f: f["path"])
     data_files = [f for f in outputs if f["path"].startswith(f"{DATA}/")]
     return {
         "recipe": recipe,

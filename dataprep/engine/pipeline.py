@@ -128,13 +128,14 @@ class Pipeline:
     # -- running --------------------------------------------------------------------------
     def run(self, *, resume: bool = False, overwrite: bool = False, client: Any = None,
             workers: int | None = None, scheduler: str | None = None, progress: Progress | None = None,
-            show_worker_logs: bool = False, force_unlock: bool = False) -> RunResult:
+            show_worker_logs: bool = False, force_unlock: bool = False, verify: bool = False) -> RunResult:
         """Run on ``client`` if given, else on the executor of the recipe (a LocalCluster by
         default; ``workers``/``scheduler`` override it).  Raises OutputExistsError,
         OutputLockedError, ExecutorError, RunError or LedgerError.  The run holds the output
         folder's lock from start to end (``force_unlock`` takes one that another run holds).  The
         LocalCluster's workers log to the terminal only with ``show_worker_logs``; a failed run
-        saves their logs under ``logs/``."""
+        saves their logs under ``logs/``.  On ``resume``, a finished file whose size and mtime are
+        unchanged is trusted; ``verify`` hashes every one instead."""
         if resume and overwrite:
             raise ValueError("resume and overwrite exclude each other")
         given = {"workers": workers, "scheduler": scheduler}
@@ -159,11 +160,11 @@ class Pipeline:
             shards = plan_shards(self.input)
             t0 = time.perf_counter()
             if client is not None:
-                stats, skipped = self._execute(client, folder, shards, resume, overwrite, progress)
+                stats, skipped = self._execute(client, folder, shards, resume, overwrite, progress, verify)
             else:
                 with dask_client(executor, show_worker_logs) as own_client:  # connect (or fail) before any work
                     self._note_dashboard(own_client, executor, progress)
-                    stats, skipped = self._execute(own_client, folder, shards, resume, overwrite, progress)
+                    stats, skipped = self._execute(own_client, folder, shards, resume, overwrite, progress, verify)
         finally:
             lock.release()
             if not existed:
@@ -184,7 +185,7 @@ class Pipeline:
             progress.note(f"Dask dashboard: {client.dashboard_link}")
 
     def _execute(self, client: Any, folder: OutputFolder, shards: list, resume: bool, overwrite: bool,
-                 progress: Progress) -> tuple[dict[str, Any], int]:
+                 progress: Progress, verify: bool = False) -> tuple[dict[str, Any], int]:
         folder.prepare(overwrite)
         folder.claim(fingerprint(self.resolved(), shards), resume)
         # one hashing task per shard, for the input files that start in it (for manifest.json)
@@ -192,12 +193,12 @@ class Pipeline:
         hashes = client.map(hash_inputs, owned, storage_options=self.input.storage_options, pure=False, priority=-1)
         plan = RunPlan(plan_groups(self.stages, self.input.format), shards, self.input, folder.fs, folder.root,
                        self.output.storage_options)
-        receipts, skipped = run_groups(client, plan, resume, progress)
+        receipts, skipped, walls = run_groups(client, plan, resume, progress, verify)
         inputs = [x for part in _gather_hashes(client, hashes, owned, self.input.storage_options) for x in part]
-        return self._write_outcome(folder, receipts, inputs, len(shards), skipped), skipped
+        return self._write_outcome(folder, receipts, inputs, len(shards), skipped, walls), skipped
 
     def _write_outcome(self, folder: OutputFolder, receipts: list[Receipt], inputs: list[tuple[str, int, str]],
-                       shards: int, skipped: int) -> dict[str, Any]:
+                       shards: int, skipped: int, walls: list[dict[str, Any]]) -> dict[str, Any]:
         """stats.json (after the ledger check), manifest.json and report.html."""
         stats = aggregate(sorted(receipts, key=lambda r: (r.group, r.shard)), self.stages)
         errors = check_ledger(stats)
@@ -209,6 +210,11 @@ class Pipeline:
         isolated = sum(sum(s["quarantined"].values()) for s in stats["stages"])
         stats["run"] = {"name": self.name, "shards": shards, "resumed_shards": skipped,
                         "crashing_documents_isolated": isolated}
+        stats["groups"] = walls
+        stats["timing"] = ("stages[].seconds: the stage's time summed over every shard task (on one-thread workers, "
+                           "its CPU time, extraction's child process included); stages[].seconds_per_mb: that per "
+                           "MB of text the stage read; groups[].wall_seconds: wall time of each barrier-separated "
+                           "group of stages, from its resume check to its last task")
         folder.write_json(STATS_FILE, stats)
         folder.write_json(MANIFEST_FILE, build_manifest(self.resolved(), inputs, receipts, shards))
         if folder.local:

@@ -10,6 +10,7 @@ disk), and only when some shard of its group is left to do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -77,13 +78,18 @@ def _prepare_stages(client: Any, plan: RunPlan, group: Group) -> None:
             raise RunError(str(error), write_worker_logs(client, plan.fs, plan.root)) from exc
 
 
-def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress) -> tuple[list[Receipt], int]:
-    """Run every group; return all receipts (in completion order) and how many shards were resumed."""
+def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress,
+               verify: bool = False) -> tuple[list[Receipt], int, list[dict[str, Any]]]:
+    """Run every group; return all receipts (in completion order), how many shards were resumed
+    (``verify``: hash every finished file instead of trusting an unchanged size and mtime), and
+    per group its stages, shards run and resumed, and wall seconds (resume check included)."""
     receipts: list[Receipt] = []
     skipped = 0
+    walls: list[dict[str, Any]] = []
     for group in plan.groups:
-        done = [r for r in (Receipt.load_valid(plan.fs, plan.root, group.receipt_path(s)) for s in plan.shards)
-                if r] if resume else []
+        t0 = time.perf_counter()
+        done = [r for r in (Receipt.load_valid(plan.fs, plan.root, group.receipt_path(s), verify)
+                            for s in plan.shards) if r] if resume else []
         done_names = {r.shard for r in done}
         skipped += len(done)
         receipts += done
@@ -102,8 +108,11 @@ def run_groups(client: Any, plan: RunPlan, resume: bool, progress: Progress) -> 
         for receipt in _run_tasks(client, plan, group, tasks, state):
             receipts.append(receipt)
             progress.advance(receipt.docs)
+        walls.append({"group": group.name, "stages": [group.first + i for i in range(len(group.stages))],
+                      "shards_run": len(todo), "shards_resumed": len(done),
+                      "wall_seconds": round(time.perf_counter() - t0, 3)})
     progress.stop()
-    return receipts, skipped
+    return receipts, skipped, walls
 
 
 def _run_tasks(client: Any, plan: RunPlan, group: Group, tasks: list[ShardTask], state: Any) -> Iterator[Receipt]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import fsspec
@@ -28,6 +28,7 @@ from dataprep.engine.receipt import Receipt
 from dataprep.engine.shard_outputs import ShardOutputs
 from dataprep.engine.stage_runner import StageRunner
 from dataprep.engine.worker_cache import prepared
+from dataprep.io.checksums import modified_time
 from dataprep.io.inputs import InputSpec, Shard
 from dataprep.io.readers import ReadBatch, read_shard
 from dataprep.schema import QUARANTINE_SCHEMA, check_documents
@@ -96,7 +97,7 @@ def run_shard(task: ShardTask, state: Any = None) -> Receipt:
             outputs.keep(kept)
             if summarizer is not None:
                 outputs.summarize(summarizer.summarize(annotate.alive(kept)))
-        files = outputs.close()
+        files = [replace(f, mtime=modified_time(fs, f"{task.root}/{f.path}")) for f in outputs.close()]
     except BaseException:
         outputs.abort()
         raise

@@ -66,6 +66,7 @@ def aggregate(receipts: list[Receipt], stages: list[Transform]) -> dict[str, Any
             "quarantined": dict(sorted(s.get("quarantined", {}).items())),
             "counters": dict(sorted(s.get("counters", {}).items())),
             "seconds": round(s.get("seconds", 0.0), 3),
+            "seconds_per_mb": round(s.get("seconds", 0.0) / (s["bytes_in"] / 1e6), 4) if s.get("bytes_in") else None,
         })
         if stage.annotate:
             out_stages[-1]["annotate"] = True

@@ -54,6 +54,26 @@ class WrittenFile:
     rows: int
     bytes: int
     sha256: str
+    #: the file system's modification time once written (None: unknown, or a receipt older than it)
+    mtime: float | None = None
 
-    def to_json(self) -> dict:
-        return {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+    def to_json(self, with_mtime: bool = True) -> dict:
+        """The receipt's record; ``with_mtime=False`` for manifest.json, which depends only on content."""
+        out = {"path": self.path, "rows": self.rows, "bytes": self.bytes, "sha256": self.sha256}
+        if with_mtime and self.mtime is not None:
+            out["mtime"] = self.mtime
+        return out
+
+
+def modified_time(fs: fsspec.AbstractFileSystem, path: str) -> float | None:
+    """A file's modification time as a number, where the file system reports one."""
+    info = fs.info(path)
+    value = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):  # object stores: a datetime
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -37,6 +37,7 @@ class Stage:
     removed: int
     bytes_out: int
     seconds: float
+    seconds_per_mb: float | None  # summed task seconds per MB of text in (None: read no text)
     tokens: float | None  # tokens after the stage: counted by tokenize, else estimated (None: no tokenizer)
     tokens_counted: bool
 
@@ -164,7 +165,7 @@ def _stages(stats: dict[str, Any]) -> tuple[list[Stage], float | None]:
         elif per_byte is not None:
             tokens = per_byte * s["bytes_out"]
         rows.append(Stage(f"{s['index']:02d} {s['stage']}", s["docs_in"], s["docs_out"], sum(s["removed"].values()),
-                          s["bytes_out"], s["seconds"], tokens, exact))
+                          s["bytes_out"], s["seconds"], s.get("seconds_per_mb"), tokens, exact))
     return rows, (1 / per_byte if per_byte else None)
 
 

@@ -69,14 +69,16 @@ def _funnel(d: ReportData) -> str:
     mb = [d.bytes_read / 1e6] + [s.bytes_out / 1e6 for s in d.stages]
     quarantined = sum(d.quarantined.values())
     table = ["<table><tr><th class='l'>stage</th><th>docs in</th><th>docs out</th><th>removed</th><th>MB out</th>"
-             "<th>tokens out</th><th>seconds</th></tr>",
+             "<th>tokens out</th><th>seconds</th><th>seconds / MB in</th></tr>",
              f"<tr><td class='l'>read ({d.inputs:,} inputs)</td><td>{d.inputs:,}</td><td>{d.docs_read:,}</td>"
-             f"<td>{quarantined:,} quarantined</td><td>{mb[0]:.2f}</td><td></td><td>{d.read_seconds:.2f}</td></tr>"]
+             f"<td>{quarantined:,} quarantined</td><td>{mb[0]:.2f}</td><td></td><td>{d.read_seconds:.2f}</td>"
+             f"<td></td></tr>"]
     for s in d.stages:
         table.append(f"<tr><td class='l'>{html.escape(s.label)}</td><td>{s.docs_in:,}</td><td>{s.docs_out:,}</td>"
                      f"<td>{s.removed:,}</td><td>{s.bytes_out / 1e6:.2f}</td>"
                      f"<td>{_tokens_cell(s.tokens, s.tokens_counted)}</td>"
-                     f"<td>{s.seconds:.2f}</td></tr>")
+                     f"<td>{s.seconds:.2f}</td>"
+                     f"<td>{'' if s.seconds_per_mb is None else f'{s.seconds_per_mb:.3f}'}</td></tr>")
     table.append("</table>")
     token_chart = ""
     if d.bytes_per_token is not None:

@@ -96,7 +96,7 @@ def test_resolved_recipe_fills_defaults(tmp_path: Path):
     resolved = load_recipe(path).resolved()
     assert resolved["executor"]["scheduler"] == "local"
     assert resolved["stages"][0] == {"extract": {"engine": "resiliparse", "main_content": True, "min_chars": 1,
-                                                 "links": False, "max_depth": 10_000,
+                                                 "links": False, "deduplicate": False, "max_depth": 10_000,
                                                  "timeout_s": 5.0}}
 
 

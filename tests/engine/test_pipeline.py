@@ -108,6 +108,13 @@ def test_barrier_stage_sees_all_shards_and_fuses_with_following_stages(tmp_path:
     assert after["docs_in"] == barrier["docs_out"] == stats["output"]["docs"] + sum(after["removed"].values())
     assert min(len(t) for t in read_table(str(out / "data")).column("text").to_pylist()) >= median
     assert (out / "stages" / "01-belowmedian" / "summary").is_dir()
+    # cost per stage and wall time per barrier-separated group
+    for s in stats["stages"]:
+        assert s["seconds_per_mb"] == pytest.approx(s["seconds"] / (s["bytes_in"] / 1e6), rel=0.05, abs=0.005)
+    groups = stats["groups"]
+    assert [g["stages"] for g in groups] == [[0], [1, 2]]  # extract | the barrier fused with what follows
+    assert all(g["wall_seconds"] > 0 and g["shards_run"] == stats["run"]["shards"] for g in groups)
+    assert "summed over every shard task" in stats["timing"]
 
 
 def test_failing_stage_fails_the_run_with_the_stage_error(tmp_path: Path, client):

@@ -71,16 +71,70 @@ def completed_run(tmp_path: Path) -> tuple[Path, Path]:
     return path, out
 
 
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def test_corrupted_shard_is_recomputed_on_resume(tmp_path: Path):
+    """Resume trusts a finished file only with its recorded size and mtime, and hashes any other:
+    a truncated file and a same-size corrupted one are both recomputed; one whose mtime was put
+    back after the corruption is caught by --verify, which hashes everything."""
     path, out = completed_run(tmp_path)
     before = output_bytes(out)
-    victim = out / "data" / "part-00003.parquet"
-    victim.write_bytes(victim.read_bytes()[:-100])  # truncated
+    truncated, flipped = out / "data" / "part-00003.parquet", out / "data" / "part-00005.parquet"
+    truncated.write_bytes(truncated.read_bytes()[:-100])
+    _flip_a_byte(flipped)  # same size, new mtime: hashed, and the hash differs
     res = run_cli("run", str(path), "--resume")
+    assert res.returncode == 0, res.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["run"]["resumed_shards"] == stats["run"]["shards"] - 2
+    assert output_bytes(out) == before
+
+    hidden = out / "data" / "part-00001.parquet"
+    times = hidden.stat()
+    _flip_a_byte(hidden)
+    os.utime(hidden, ns=(times.st_atime_ns, times.st_mtime_ns))  # the corruption hides its mtime
+    res = run_cli("run", str(path), "--resume", "--verify")
     assert res.returncode == 0, res.stderr
     stats = json.loads((out / "stats.json").read_text())
     assert stats["run"]["resumed_shards"] == stats["run"]["shards"] - 1
     assert output_bytes(out) == before
+
+
+def test_resume_reads_no_finished_file_whose_size_and_mtime_are_unchanged(tmp_path: Path):
+    """The resume check's cost grows with what changed, not with what is done: an unchanged
+    file is not opened; a changed mtime costs one hash (and passes if the bytes are the same)."""
+    import fsspec
+
+    from dataprep.engine.receipt import Receipt
+    from dataprep.io.checksums import WrittenFile, modified_time, sha256_of
+
+    fs = fsspec.filesystem("file")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.parquet").write_bytes(b"x" * 1000)
+    written = WrittenFile("data/a.parquet", 1, 1000, sha256_of(fs, str(tmp_path / "data" / "a.parquet")),
+                          modified_time(fs, str(tmp_path / "data" / "a.parquet")))
+    Receipt(group=0, shard="part-00000", reader=None, stages={}, outputs=[written]).write(
+        fs, str(tmp_path / "r.json"))
+
+    class CountingFS(type(fs)):
+        opened: list[str] = []
+
+        def _open(self, path, *args, **kwargs):
+            CountingFS.opened.append(path)
+            return super()._open(path, *args, **kwargs)
+
+    counting = CountingFS(skip_instance_cache=True)
+    assert Receipt.load_valid(counting, str(tmp_path), "r.json") is not None
+    assert [p for p in CountingFS.opened if p.endswith(".parquet")] == []
+    assert Receipt.load_valid(counting, str(tmp_path), "r.json", verify=True) is not None
+    assert [p for p in CountingFS.opened if p.endswith(".parquet")] != []  # --verify reads it
+    CountingFS.opened.clear()
+    os.utime(tmp_path / "data" / "a.parquet", (1, 1))  # touched (e.g. copied): hashed, same bytes, still valid
+    assert Receipt.load_valid(counting, str(tmp_path), "r.json") is not None
+    assert len([p for p in CountingFS.opened if p.endswith(".parquet")]) == 1
 
 
 def test_resume_refuses_a_changed_recipe(tmp_path: Path):
