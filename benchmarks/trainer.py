@@ -13,7 +13,7 @@ Same model code (:func:`dataprep.train.model.build_full`), same AdamW groups, sa
 Throughput is the median tokens/s over the steps after ``--warmup``, whole processes each,
 alternating rounds; the table shows the medians of ``--repeat`` rounds.
 
-    .venv/bin/python benchmarks/trainer.py [--steps 30] [--repeat 2] [--d-model 128] [--layers 4]
+    .venv/bin/python benchmarks/trainer.py [--steps 30] [--repeat 2] [--d-model 128] [--layers 4] [--only dp2]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def worker(args: argparse.Namespace) -> None:
     params = list(model.parameters())
     optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
                                    {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-                                  lr=3e-3, betas=(0.9, 0.95))
+                                  lr=3e-3, betas=(0.9, 0.95), foreach=True)  # as ours
     mbs = args.worker
     scale = 1.0 / (local * args.seq_len)
     times = []
@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--only", help="run only the cases whose name contains this (e.g. dp2, bf16)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -165,6 +166,8 @@ def main() -> None:
         "bf16 pp1 dp1": (lambda: ours(args, "bf16", 1, precision="bf16"), lambda: ours(args, "fp32", 1),
                          "ours in fp32"),
     }
+    if args.only:
+        cases = {k: v for k, v in cases.items() if args.only in k}
     results: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in cases}
     for _ in range(args.repeat):
         for name, (a, b, _) in cases.items():

@@ -106,11 +106,35 @@ class RankPipeline:
              doc_ids: torch.Tensor | None = None) -> list[torch.Tensor]:
         """One forward+backward over all microbatches; the per-microbatch losses (last stage's rank
         only).  ``doc_ids`` (document masking) goes to every stage, split like the batch."""
+        if self.num_stages == 1:
+            return self._step_alone(inputs, labels, doc_ids)
         losses: list[torch.Tensor] = []
         args = (inputs,) if self.has_first else ()
         target = labels if self.has_last else None
         kwargs = {"doc_ids": doc_ids} if doc_ids is not None else {}
         self.schedule.step(*args, target=target, losses=losses if self.has_last else None, **kwargs)
+        return losses
+
+    def _step_alone(self, inputs: torch.Tensor, labels: torch.Tensor,
+                    doc_ids: torch.Tensor | None) -> list[torch.Tensor]:
+        """pp 1: the one stage holds the whole model, so there is nothing to schedule -- forward and
+        ``backward()`` per microbatch, as a plain training loop does (the same microbatches and
+        sums as a schedule).  With FSDP2 the gradients are reduced during the last microbatch's
+        backward, overlapping it, instead of after it as the pipeline runtime's reduce action does."""
+        module, losses = self.modules[0], []
+        sync = getattr(module, "set_requires_gradient_sync", None)
+        chunks = zip(inputs.tensor_split(self.microbatches), labels.tensor_split(self.microbatches),
+                     doc_ids.tensor_split(self.microbatches) if doc_ids is not None else [None] * self.microbatches)
+        for mb, (x, y, doc) in enumerate(chunks):
+            if sync is not None:
+                sync(mb == self.microbatches - 1)
+            t0 = time.perf_counter()
+            loss = self.loss_fn(module(x, doc), y)
+            t1 = time.perf_counter()
+            loss.backward()
+            if self.timer.enabled:
+                self.timer.records += [("F", 0, mb, t0, t1), ("B", 0, mb, t1, time.perf_counter())]
+            losses.append(loss.detach())
         return losses
 
     @torch.no_grad()

