@@ -77,6 +77,10 @@ class SafeReader(FileSystemReader):
     """DCP's file reader with metadata read by an allow-list unpickler and tensor-only entries."""
 
     def read_metadata(self, *args: Any, **kwargs: Any) -> Metadata:
+        cached = self.__dict__.get("_checked")
+        if cached is not None:  # read and checked once per reader: load() checks before DCP reads
+            cached.storage_meta.load_id = self.load_id
+            return cached
         path = Path(self.path) / ".metadata"
         try:
             metadata = _MetadataUnpickler(io.BytesIO(path.read_bytes())).load()
@@ -94,6 +98,7 @@ class SafeReader(FileSystemReader):
         if getattr(metadata, "storage_meta", None) is None:
             metadata.storage_meta = StorageMeta()
         metadata.storage_meta.load_id = self.load_id
+        self.__dict__["_checked"] = metadata
         return metadata
 
 
@@ -146,10 +151,11 @@ def read_meta(folder: Path) -> dict[str, Any]:
 def load(folder: Path, state: dict[str, Any], *, distributed: bool = True) -> None:
     """Fill ``state``'s tensors in place from ``folder``, whatever layout wrote it (``distributed``:
     collectively, every rank of the process group; else in this process alone)."""
-    SafeReader(folder).read_metadata()  # refuse a tampered checkpoint here, with its own error, not inside DCP
+    reader = SafeReader(folder)
+    reader.read_metadata()  # refuse a tampered checkpoint here, with its own error, not inside DCP
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*assuming the intent is to load in a single process")
-        dcp.load(state, storage_reader=SafeReader(folder), no_dist=not distributed)
+        dcp.load(state, storage_reader=reader, no_dist=not distributed)
 
 
 def latest(out: Path) -> Path | None:

@@ -236,10 +236,12 @@ class TokenLoader(IterableDataset):
         """Continue from stream position ``position`` (what :meth:`load_state_dict` restores, for a
         checkpoint written with another data-parallel layout: ``step x batch_size`` of this rank)."""
         self.position = int(position)
+        if len(self.sources) == 1:
+            self._taken = np.array([self.position], dtype=np.int64)
+            return
         taken = np.zeros(len(self.sources), dtype=np.int64)
-        for lo in range(0, self.position, 1 << 20):
-            sources, _ = self._picks(lo, min(1 << 20, self.position - lo)) if len(self.sources) > 1 else (
-                np.zeros(min(1 << 20, self.position - lo), dtype=np.int64), None)
+        for lo in range(0, self.position, 1 << 20):  # the mixing draws so far, a block of them at a time
+            sources, _ = self._picks(lo, min(1 << 20, self.position - lo))
             taken += np.bincount(sources, minlength=len(self.sources))
         self._taken = taken
 

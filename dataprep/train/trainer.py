@@ -51,8 +51,6 @@ from dataprep.train.pipeline import RankPipeline, build_rank_pipeline
 from dataprep.train.preflight import gpt_config
 from dataprep.train.schedules import get_schedule
 
-CHECKPOINTS = checkpoint.CHECKPOINTS
-
 
 class TokenMeanLoss:
     """Summed token cross-entropy of a microbatch over the tokens of the replica's whole batch."""
@@ -73,11 +71,6 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     progress = min(1.0, (step - o.warmup_steps) / span)
     floor = o.min_lr / o.lr
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint folder (``.tmp`` folders are incomplete and ignored)."""
-    return checkpoint.latest(out)
 
 
 class RankTrainer:
@@ -130,7 +123,7 @@ class RankTrainer:
                 "batch_size": c.data.batch_size, "seq_len": c.data.seq_len}
 
     def save(self) -> Path:
-        folder = self.out / CHECKPOINTS / f"step-{self.step:06d}"
+        folder = self.out / checkpoint.CHECKPOINTS / f"step-{self.step:06d}"
         tokenizer = Path(self.loader.names[0]) / "tokens" / "tokenizer.json"
         state = checkpoint.training_state(list(self.pipe.modules.values()), self.optimizer)
         return checkpoint.save(folder, state, self._meta(), tokenizer if tokenizer.exists() else None, self.rank)
@@ -242,7 +235,7 @@ def train_rank(cfg: TrainConfig, rank: int, world: int, *, resume: bool = False,
         out.mkdir(parents=True, exist_ok=True)
     dist.barrier()
     if resume:
-        found = latest_checkpoint(out)
+        found = checkpoint.latest(out)
         if found is not None:
             trainer.load(found)
     metrics_path = out / "metrics.jsonl"
