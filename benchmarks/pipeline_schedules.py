@@ -15,7 +15,16 @@ points above the simulation on a 2-core machine: the two ranks' compute threads 
 cores, so the gloo threads that move activations wait for a core (several ms per transfer),
 which the simulator's idle ping-pong transfer time does not include.
 
+``--vocab-size N`` pads the model's vocabulary to N rows (``model.vocab_size``) with a small
+``--d-model``: the large-vocabulary case, where the head dominates the last stage.  With it,
+each schedule runs twice, ``balance: cost`` and ``balance: uniform`` (the naive equal-blocks
+split).  Every row also gives the measured peak memory per rank (``peak_memory_mb_per_rank``;
+on CPU the process's RSS high-water mark), the simulated peak activations (in microbatches of a
+rank's activations, from the same action lists) and max/min per-rank busy time of the measured
+step (how evenly the split spreads the work).
+
     .venv/bin/python benchmarks/pipeline_schedules.py [--steps 12] [--schedules 1f1b,zb-v]
+    .venv/bin/python benchmarks/pipeline_schedules.py --vocab-size 65536 --d-model 64 --layers 4
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DATAPREP = str(Path(sys.executable).parent / "dataprep")
-SCHEDULES = ["gpipe", "1f1b", "interleaved-1f1b", "looped-bfs", "zb-h1", "zb-h2", "zb-v", "dualpipe-v"]
+SCHEDULES = ["gpipe", "1f1b", "interleaved-1f1b", "looped-bfs", "zb-h1", "zb-h2", "zb-auto", "zb-v", "v-half",
+             "v-min", "dualpipe-v"]
 
 
 def tokens_run(given: str | None) -> Path:
@@ -53,37 +63,59 @@ def main() -> None:
     parser.add_argument("--microbatches", type=int, default=8)
     parser.add_argument("--schedules", default=",".join(SCHEDULES))
     parser.add_argument("--run", help="tokenized run to train on (default: the sample pages' run)")
+    parser.add_argument("--vocab-size", type=int, help="pad the model's vocabulary (the large-vocabulary case)")
     args = parser.parse_args()
     run = tokens_run(args.run)
     rows = {}
+    balances = ["cost", "uniform"] if args.vocab_size else ["cost"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.schedules.split(","):
-            config = {"name": f"bench-{name}", "seed": 0, "steps": args.steps, "device": "cpu",
-                      "data": {"runs": str(run), "seq_len": args.seq_len, "batch_size": args.batch_size,
-                               "microbatches": args.microbatches},
-                      "model": {"layers": args.layers, "d_model": args.d_model, "heads": 4},
-                      "pipeline": {"schedule": name}, "optim": {"warmup_steps": 2},
-                      "output": {"path": f"{tmp}/{name}"}}
-            path = Path(tmp) / f"{name}.yaml"
-            path.write_text(yaml.safe_dump(config))
-            done = subprocess.run([DATAPREP, "train", str(path), "--nproc", "2"], cwd=ROOT, capture_output=True,
-                                  text=True)
-            if done.returncode:
-                print(f"{name}: failed\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-                continue
-            rows[name] = json.loads((Path(tmp) / name / "summary.json").read_text())
-            print(f"  {name}: done", file=sys.stderr)
-    base = rows.get("1f1b")
-    print(f"\nrun: {run}  model: {args.layers} layers, d_model {args.d_model}, seq {args.seq_len}, "
+            for balance in balances:
+                key = name if len(balances) == 1 else f"{name}/{balance}"
+                tag = key.replace("/", "-")
+                model = {"layers": args.layers, "d_model": args.d_model, "heads": 4}
+                if args.vocab_size:
+                    model["vocab_size"] = args.vocab_size
+                config = {"name": f"bench-{tag}", "seed": 0, "steps": args.steps, "device": "cpu",
+                          "data": {"runs": str(run), "seq_len": args.seq_len, "batch_size": args.batch_size,
+                                   "microbatches": args.microbatches},
+                          "model": model, "pipeline": {"schedule": name, "balance": balance},
+                          "optim": {"warmup_steps": 2}, "output": {"path": f"{tmp}/{tag}"}}
+                path = Path(tmp) / f"{tag}.yaml"
+                path.write_text(yaml.safe_dump(config))
+                done = subprocess.run([DATAPREP, "train", str(path), "--nproc", "2"], cwd=ROOT, capture_output=True,
+                                      text=True)
+                if done.returncode:
+                    print(f"{key}: failed\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+                    continue
+                rows[key] = json.loads((Path(tmp) / tag / "summary.json").read_text())
+                rows[key]["extra"] = step_shape(Path(tmp) / tag)
+                print(f"  {key}: done", file=sys.stderr)
+    base = rows.get("1f1b") or rows.get("1f1b/cost")
+    vocab = f", vocabulary padded to {args.vocab_size}" if args.vocab_size else ""
+    print(f"\nrun: {run}  model: {args.layers} layers, d_model {args.d_model}, seq {args.seq_len}{vocab}, "
           f"batch {args.batch_size} in {args.microbatches} microbatches, {args.steps} steps, 2 gloo processes")
-    print(f"{'schedule':18s} {'tokens/s':>9s} {'x 1F1B':>7s} {'measured':>9s} {'simulated':>10s} {'diff (pp)':>10s} "
-          f"{'bubble x 1F1B':>14s}")
+    print(f"{'schedule':24s} {'tokens/s':>9s} {'x 1F1B':>7s} {'measured':>9s} {'simulated':>10s} {'diff (pp)':>10s} "
+          f"{'bubble x 1F1B':>14s} {'peak MB/rank':>14s} {'sim peak mb':>12s} {'busy max/min':>13s}")
     for name, r in rows.items():
         tps, meas, sim = r["tokens_per_s"], r["measured_bubble"], r["simulated_bubble"]
         rel_t = f"{tps / base['tokens_per_s']:.2f}" if base else "-"
         rel_b = f"{meas / base['measured_bubble']:.2f}" if base and base["measured_bubble"] > 0 else "-"
-        print(f"{name:18s} {tps:9.0f} {rel_t:>7s} {100 * meas:8.1f}% {100 * sim:9.1f}% {100 * (meas - sim):+10.1f} "
-              f"{rel_b:>14s}")
+        peak = "/".join(f"{m:.0f}" for m in r.get("peak_memory_mb_per_rank", []))
+        e = r["extra"]
+        print(f"{name:24s} {tps:9.0f} {rel_t:>7s} {100 * meas:8.1f}% {100 * sim:9.1f}% {100 * (meas - sim):+10.1f} "
+              f"{rel_b:>14s} {peak:>14s} {e['sim_peak']:>12s} {e['busy_ratio']:13.2f}")
+
+
+def step_shape(out: Path) -> dict:
+    """From the run's timeline: the simulated peak activations per rank and max/min measured busy time."""
+    from dataprep.train.timeline import load_timeline, measured_spans, predict
+
+    doc = load_timeline(out)
+    spans = measured_spans(doc)
+    busy = [sum(s.end - s.start for s in spans if s.rank == r) for r in range(doc["ranks"])]
+    sim = predict(doc)
+    return {"sim_peak": "/".join(f"{m:.1f}" for m in sim.peak_microbatches), "busy_ratio": max(busy) / min(busy)}
 
 
 if __name__ == "__main__":

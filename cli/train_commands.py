@@ -72,9 +72,17 @@ def fit(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, debug
     from dataprep.train.launch import run_in_process, run_this_rank, spawn, under_torchrun
     from dataprep.train.preflight import check_training
 
+    world = int(os.environ["WORLD_SIZE"]) if under_torchrun() else nproc
     try:
         cfg = load_train_config(config, list(overrides))
-        check_training(cfg, int(os.environ["WORLD_SIZE"]) if under_torchrun() else nproc, config)
+        if cfg.pipeline.schedule == "auto":
+            from dataprep.train.schedule_search import resolve_auto
+
+            chosen, why = resolve_auto(cfg, world, config)
+            click.echo(why, err=True)
+            overrides = (*overrides, *chosen)
+            cfg = load_train_config(config, list(overrides))
+        check_training(cfg, world, config)
     except ConfigError as exc:
         if debug:
             raise
@@ -124,9 +132,10 @@ def export(checkpoint: str, output: str, debug: bool) -> None:
 
 @click.command()
 @click.option("--schedule", "name", metavar="NAME",
-              help="gpipe, 1f1b, interleaved-1f1b, looped-bfs, zb-h1, zb-h2, zb-v, dualpipe-v")
+              help="gpipe, 1f1b, interleaved-1f1b, looped-bfs, zb-h1, zb-h2, zb-auto, zb-v, v-half, v-min, dualpipe-v")
 @click.option("--stages", "ranks", type=click.IntRange(min=1), help="pipeline ranks P")
-@click.option("--microbatches", type=click.IntRange(min=1), help="microbatches M per step")
+@click.option("--microbatches", type=click.IntRange(min=1),
+              help="microbatches M per step (--search: only this many; default: every divisor of the batch)")
 @click.option("--stages-per-rank", type=click.IntRange(min=1), help="model chunks per rank (default: the schedule's)")
 @click.option("--f", "tf", default=1.0, show_default=True, help="forward time of one microbatch on one rank")
 @click.option("--b", "tb", default=1.0, show_default=True, help="input-gradient backward time")
@@ -137,9 +146,23 @@ def export(checkpoint: str, output: str, debug: bool) -> None:
               help="no optimizer barrier between steps (ZB's post-validation): steady-state period")
 @click.option("--measured", type=click.Path(exists=True), help="a training output folder or timeline.json: "
               "simulate with its measured op costs and draw it beside the measured timeline")
+@click.option("--limit", type=click.FloatRange(min=0, min_open=True),
+              help="zb-auto: activations a rank may hold, in microbatches (default 2 x stages)")
+@click.option("--m-w", "m_w", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="share of a microbatch's activations kept from I until W")
+@click.option("--search", is_flag=True, help="rank every schedule x stages per rank x microbatches for --config "
+              "that fits --memory, by predicted step time")
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="--search: the training config (model, batch, precision, pp and dp)")
+@click.option("--memory", type=click.FloatRange(min=0, min_open=True), help="--search: GiB per device")
+@click.option("--vocab", type=click.IntRange(min=2), help="--search: vocabulary size (default: the config's runs')")
+@click.option("--measure", is_flag=True, help="--search: op costs measured per piece on this CPU, not from FLOPs")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="--search: rows shown")
 @click.option("--plot", type=click.Path(dir_okay=False), help="write the Gantt chart to this PNG")
 def simulate(name: str | None, ranks: int | None, microbatches: int | None, stages_per_rank: int | None, tf: float,
-             tb: float, tw: float, comm: float | None, no_sync: bool, measured: str | None, plot: str | None) -> None:
+             tb: float, tw: float, comm: float | None, no_sync: bool, measured: str | None, limit: float | None,
+             m_w: float, search: bool, config: str | None, memory: float | None, vocab: int | None, measure: bool,
+             top: int, plot: str | None) -> None:
     """Predict step time, bubble and peak activations of a pipeline schedule; draw it.
 
     \b
@@ -152,8 +175,13 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
       dataprep simulate --schedule zb-h2 --stages 4 --microbatches 8 --no-sync --plot zb-h2.png
       dataprep simulate --schedule zb-h1 --stages 4 --microbatches 8 --f 1 --b 1.5 --w 0.7
       dataprep simulate --measured out/train-tiny --plot timeline.png
+      dataprep simulate --schedule zb-auto --stages 4 --microbatches 8 --w 0.5 --m-w 0.4 --limit 8
+      dataprep simulate --search --config recipes/train_tiny.yaml --memory 0.05 --vocab 32000
     """
     require_train_extra("dataprep simulate")
+    if search:
+        _search(config, ranks, microbatches, memory, vocab, measure, comm or 0.0, top)
+        return
     from dataprep.train.gantt import draw_gantt
     from dataprep.train.schedules import ScheduleError, get_schedule, rank_actions
     from dataprep.train.simulate import OpCosts
@@ -176,23 +204,72 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
         return
     if not (name and ranks and microbatches):
         raise click.UsageError("give --schedule, --stages and --microbatches (or --measured OUT)")
+    from dataprep.train.memory_schedules import ScheduleInfeasible
+
+    comm = comm or 0.0
     try:
         spec = get_schedule(name)
         v = stages_per_rank or spec.default_stages_per_rank
-        actions = rank_actions(name, ranks, microbatches, v)
-    except ScheduleError as exc:
+        costs = OpCosts(tf / v, tb / v, tw / v, comm, m_b=1 / v, m_w=m_w / v)  # memory in microbatches per rank
+        actions = rank_actions(name, ranks, microbatches, v, costs=costs, limit=limit)
+    except (ScheduleError, ScheduleInfeasible) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    comm = comm or 0.0
-    costs = OpCosts(tf / v, tb / v, tw / v, comm)
     sim = run_simulation(actions, spec.stage_to_rank(ranks), ranks * v, costs, sync=not no_sync)
     click.echo(f"{name}: {ranks} ranks x {v} stage{'s' if v > 1 else ''}, {microbatches} microbatches, "
                f"F={tf} B={tb} W={tw} comm={comm}{' (no optimizer barrier)' if no_sync else ''}")
     click.echo(f"  step time {sim.step_time:.3f}   ideal {microbatches * (tf + tb + tw):.3f}   "
                f"bubble {100 * sim.mean_bubble:.1f}%")
-    click.echo("  rank  idle     bubble  peak in flight")
+    click.echo(f"  bubble rate as the Zero Bubble paper counts it (largest rank span): {100 * sim.span_bubble:.1f}%")
+    click.echo("  rank  idle     bubble  peak in flight  peak activations (microbatches)")
     for r in range(ranks):
-        click.echo(f"  {r:4d}  {sim.idle[r]:7.3f}  {100 * sim.bubble[r]:5.1f}%  {sim.peak_inflight[r]}")
+        click.echo(f"  {r:4d}  {sim.idle[r]:7.3f}  {100 * sim.bubble[r]:5.1f}%  {sim.peak_inflight[r]:14d}  "
+                   f"{sim.peak_microbatches[r]:.2f}")
     if plot:
         title = f"{name}  P={ranks} M={microbatches}  bubble {100 * sim.mean_bubble:.1f}%"
-        click.echo(f"plot: {draw_gantt(plot, sim.spans, ranks, title)}")
+        labels = [f"rank {r}\npeak {sim.peak_microbatches[r]:.1f} mb" for r in range(ranks)]
+        click.echo(f"plot: {draw_gantt(plot, sim.spans, ranks, title, row_labels=labels)}")
+
+
+def _search(config: str | None, ranks: int | None, microbatches: int | None, memory: float | None,
+            vocab: int | None, measure: bool, comm: float, top: int) -> None:
+    """``dataprep simulate --search``: the table, best first; exit 2 naming the need when nothing fits."""
+    from dataprep.train.config import load_train_config
+    from dataprep.train.preflight import gpt_config, run_vocabulary
+    from dataprep.train.schedule_search import NothingFits, best, format_table, measure_piece_costs
+    from dataprep.train.schedule_search import search as run_search
+
+    if not config or not memory:
+        raise click.UsageError("--search needs --config CONFIG and --memory GIB")
+    try:
+        cfg = load_train_config(config)
+        dp = cfg.parallel.dp
+        pp = ranks or cfg.parallel.pp
+        if not pp:
+            raise click.UsageError("give --stages P (or parallel.pp in the config)")
+        gpt = gpt_config(cfg, vocab or run_vocabulary(cfg, config))
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    batch = cfg.data.batch_size // dp
+    costs = None
+    if measure:
+        micro = max(1, batch // cfg.data.microbatches)
+        costs = measure_piece_costs(gpt, micro)
+        click.echo(f"measured per piece on this CPU (microbatch of {micro}): " + ", ".join(
+            f"{1e3 * f:.2f}/{1e3 * b:.2f} ms" for f, b in costs))
+    rows = run_search(gpt, pp, batch, memory * 2 ** 30, precision=cfg.precision, dp=dp, comm=comm,
+                      measured=costs, microbatch_options=[microbatches] if microbatches else
+                      [cfg.data.microbatches] if measure else None)
+    unit = "s (measured)" if measure else "s at 1 TFLOP/s"
+    click.echo(f"{gpt.layers} layers, d_model {gpt.d_model}, vocab {gpt.vocab_size}, {pp} ranks x dp {dp}, "
+               f"batch {batch} per replica, {cfg.precision}, {memory:g} GiB per rank; step in {unit}")
+    click.echo(format_table(rows, top))
+    try:
+        win = best(rows, memory * 2 ** 30)
+    except NothingFits as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"best: {win.schedule} with {win.stages_per_rank} stage(s) per rank and {win.microbatches} "
+               f"microbatches (pipeline.schedule: {win.schedule}, pipeline.stages_per_rank: {win.stages_per_rank}, "
+               f"data.microbatches: {win.microbatches})")

@@ -13,7 +13,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 # style first: ruff (its rules and line length are in pyproject.toml) over the whole repository
 .venv/bin/ruff check . || { echo "error: ruff found style problems (run .venv/bin/ruff check . to see them)" >&2; exit 1; }
-.venv/bin/pytest "$@"
+# two pytest workers (PYTEST_WORKERS=0: none), a test file's tests on one worker (module fixtures are built once):
+# much of the suite waits on subprocesses, so two workers fit a 2-core machine
+.venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
   echo "error: pytest collected no tests" >&2

@@ -41,6 +41,9 @@ class ModelSpec(_Strict):
     d_model: int = Field(128, ge=8, description="hidden size")
     heads: int = Field(4, ge=1, description="attention heads (d_model must be a multiple)")
     mlp_ratio: int = Field(4, ge=1, description="MLP hidden size / d_model")
+    vocab_size: int | None = Field(
+        None, ge=2, description="pad the embedding and output layer to this many rows (default and minimum: the "
+                                "tokenizer's vocabulary); the extra rows are never a target")
 
     @model_validator(mode="after")
     def _heads(self) -> ModelSpec:
@@ -50,16 +53,22 @@ class ModelSpec(_Strict):
 
 
 class PipelineSpec(_Strict):
-    schedule: str = Field("1f1b", description=f"one of {', '.join(SCHEDULES)}")
+    schedule: str = Field("1f1b", description=f"one of {', '.join(SCHEDULES)}, or auto: the fastest that fits "
+                                              "memory_per_rank, by `dataprep simulate --search`")
     stages_per_rank: int | None = Field(None, ge=1, description="model chunks per rank (default: the schedule's)")
     balance: Literal["cost", "uniform"] = Field(
         "cost", description="cost: balance predicted FLOPs incl. embeddings and head; uniform: equal blocks")
+    memory_per_rank: float | None = Field(
+        None, gt=0, description="schedule auto: GiB a rank may use (default: the GPU's memory; on CPU, RAM / ranks)")
+    activation_limit: float | None = Field(
+        None, gt=0, description="zb-auto: activations a rank may hold, in microbatches of one stage's "
+                                "(default 2 x pp, the paper's ZB-2p; pp gives ZB-H1's memory)")
 
     @field_validator("schedule")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in SCHEDULES:
-            raise ValueError(f"unknown schedule {v!r}; choose one of {', '.join(SCHEDULES)}")
+        if v not in SCHEDULES and v != "auto":
+            raise ValueError(f"unknown schedule {v!r}; choose one of {', '.join(SCHEDULES)} or auto")
         return v
 
 

@@ -104,7 +104,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:
-        run_this_rank(load_train_config(args.config, args.overrides), args.resume)
+        cfg = load_train_config(args.config, args.overrides)
+        if cfg.pipeline.schedule == "auto":  # started by torchrun directly: every rank resolves it alike
+            from dataprep.train.schedule_search import resolve_auto
+
+            chosen, why = resolve_auto(cfg, int(os.environ.get("WORLD_SIZE", "1")), args.config)
+            if os.environ.get("RANK", "0") == "0":
+                print(why, file=sys.stderr)
+            cfg = load_train_config(args.config, [*args.overrides, *chosen])
+        run_this_rank(cfg, args.resume)
     except Exception as exc:
         if args.debug:
             raise

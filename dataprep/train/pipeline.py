@@ -21,9 +21,11 @@ import torch
 import torch.distributed as dist
 from torch.distributed.pipelining import PipelineStage
 
+from dataprep.train.memory_model import stage_memory
 from dataprep.train.model import GPTConfig, StageModule
 from dataprep.train.partition import Partition, split_model
-from dataprep.train.schedules import ScheduleSpec, runtime_class
+from dataprep.train.schedules import ScheduleFromActions, ScheduleSpec, rank_actions, runtime_class
+from dataprep.train.simulate import OpCosts
 
 
 @dataclass
@@ -177,11 +179,23 @@ class RankPipeline:
         return losses
 
 
+def planned_order(cfg: GPTConfig, spec: ScheduleSpec, part: Partition, ranks: int, stages_per_rank: int,
+                  microbatches: int, micro_batch: int, precision: str,
+                  activation_limit: float | None) -> dict[int, list[Any]]:
+    """The action lists of ``zb-auto`` (for the split's predicted FLOPs and activation bytes),
+    ``v-half`` and ``v-min``; every rank computes the same lists."""
+    mem = stage_memory(cfg, part.bounds, micro_batch, precision)
+    costs = OpCosts(part.costs, part.costs, part.costs, m_b=mem.m_b, m_w=mem.m_w)
+    limit = (activation_limit or 2.0 * ranks) * sum(mem.m_b) / len(mem.m_b)
+    return rank_actions(spec.name, ranks, microbatches, stages_per_rank, costs=costs, limit=limit)
+
+
 def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,
                         microbatches: int, seed: int, loss_fn: Callable, device: torch.device,
                         balance: str = "cost", group: dist.ProcessGroup | None = None,
                         wrap: Callable[[StageModule], StageModule] | None = None,
-                        activation_dtype: torch.dtype = torch.float32) -> RankPipeline:
+                        activation_dtype: torch.dtype = torch.float32, micro_batch: int = 1,
+                        activation_limit: float | None = None) -> RankPipeline:
     """This rank's stages and schedule; gradients are summed over microbatches (``scale_grads=False``).
 
     ``rank``/``ranks`` are positions in the pipeline group ``group`` (default: the world);
@@ -199,7 +213,12 @@ def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks:
     for stage in stages:
         timer.wrap(stage)
     runtime = runtime_class(spec)
-    schedule = runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False)
+    extra = {}
+    if runtime is ScheduleFromActions:
+        extra["order"] = planned_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch,
+                                       "bf16" if activation_dtype == torch.bfloat16 else "fp32", activation_limit)
+    schedule = runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False,
+                       **extra)
     timer.wrap_loss(schedule)
     return RankPipeline(modules, stages, schedule, part, timer, num_stages, spec.stage_to_rank(ranks), microbatches,
                         loss_fn, device, cfg.d_model, activation_dtype, group)

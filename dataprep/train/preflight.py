@@ -14,10 +14,11 @@ from dataprep.train.shape import GPTConfig
 
 
 def gpt_config(cfg: TrainConfig, vocab_size: int) -> GPTConfig:
-    """The model a config describes, for a tokenizer of ``vocab_size`` entries."""
+    """The model a config describes, for a tokenizer of ``vocab_size`` entries (padded to
+    ``model.vocab_size`` when that is larger)."""
     m = cfg.model
-    return GPTConfig(vocab_size=vocab_size, seq_len=cfg.data.seq_len, layers=m.layers, d_model=m.d_model,
-                     heads=m.heads, mlp_ratio=m.mlp_ratio)
+    return GPTConfig(vocab_size=max(vocab_size, m.vocab_size or 0), seq_len=cfg.data.seq_len, layers=m.layers,
+                     d_model=m.d_model, heads=m.heads, mlp_ratio=m.mlp_ratio)
 
 
 def run_vocabulary(cfg: TrainConfig, file: str) -> int:
@@ -47,6 +48,9 @@ def check_training(cfg: TrainConfig, nproc: int, file: str) -> None:
             f"{data.microbatches} microbatches; use a multiple of {fit} "
             f"(e.g. batch_size: {-(-data.batch_size // fit) * fit})")])
     vocab = run_vocabulary(cfg, file)
+    if cfg.model.vocab_size is not None and cfg.model.vocab_size < vocab:
+        raise ConfigError(file, [Problem("model.vocab_size", f"{cfg.model.vocab_size} is smaller than the runs' "
+                                                             f"vocabulary {vocab}; use at least {vocab} or remove it")])
     if cfg.eval_every:
         for run in cfg.val_weights:
             try:

@@ -64,8 +64,15 @@ SCHEDULES: dict[str, ScheduleSpec] = {s.name: s for s in [
                  "zero bubble H1: backward split into input and weight parts"),
     ScheduleSpec("zb-h2", "ScheduleZBH2", True, 1, _one, "loop",
                  "zero bubble H2: more warm-up forwards; one stage per rank"),
+    ScheduleSpec("zb-auto", "ScheduleFromActions", True, 1, _one, "loop",
+                 "zero bubble auto-scheduler: the fastest order for the predicted costs under an activation "
+                 "limit (pipeline.activation_limit); one stage per rank"),
     ScheduleSpec("zb-v", "ScheduleZBVZeroBubble", True, 2, lambda v: v == 2, "v",
                  "V-shaped zero bubble: exactly 2 stages per rank"),
+    ScheduleSpec("v-half", "ScheduleFromActions", True, 2, lambda v: v == 2, "v",
+                 "V-Half: about half 1F1B's activation memory; exactly 2 stages per rank"),
+    ScheduleSpec("v-min", "ScheduleFromActions", True, 2, lambda v: v == 2, "v",
+                 "V-Min: about a third of 1F1B's activation memory; exactly 2 stages per rank"),
     ScheduleSpec("dualpipe-v", "ScheduleDualPipeV", True, 2, lambda v: v == 2, "v",
                  "DualPipe-V: exactly 2 stages per rank"),
 ]}

@@ -1,4 +1,4 @@
-"""Pipeline schedules by name: the library's, plus ZB-H2 written here as per-rank action lists.
+"""Pipeline schedules by name: the library's, plus ZB-H2, zb-auto, V-Half and V-Min as per-rank action lists.
 
 =================  =====================================  ================  ==========
 name               runtime                                stages per rank   placement
@@ -10,9 +10,16 @@ looped-bfs         ``ScheduleLoopedBFS``                  2 or more         loop
 zb-h1              ``ScheduleInterleavedZeroBubble``      1 (ZB-H1); more   loop
                                                           = interleaved ZB
 zb-h2              :class:`ScheduleZBH2` (this module)    1                 loop
+zb-auto            :class:`ScheduleFromActions` (ours)    1                 loop
 zb-v               ``ScheduleZBVZeroBubble``              2                 v
+v-half, v-min      :class:`ScheduleFromActions` (ours)    2                 v
 dualpipe-v         ``ScheduleDualPipeV``                  2                 v
 =================  =====================================  ================  ==========
+
+``zb-auto``, ``v-half`` and ``v-min`` are built for a memory budget in
+:mod:`dataprep.train.memory_schedules`.  ``zb-auto`` is the fastest, for the given op costs, of
+the list scheduler's orders under the activation limit and of ZB-H1's and ZB-H2's orders when
+they fit it (so it is never slower than a hand-made schedule that fits).
 
 *Loop* placement puts stage ``s`` on rank ``s % P``; *v* puts stages ``r`` and ``2P-1-r`` on
 rank ``r``.  :func:`rank_actions` gives the compute actions every rank runs, for the
@@ -33,7 +40,6 @@ separated by an optimizer barrier (see :mod:`dataprep.train.simulate`).
 from __future__ import annotations
 
 from typing import Any
-from unittest import mock
 
 from torch.distributed.pipelining import (
     PipelineStage,
@@ -51,7 +57,15 @@ from torch.distributed.pipelining.schedules import (
     _PipelineScheduleRuntime,
 )
 
+from dataprep.train.memory_schedules import (
+    ScheduleInfeasible,
+    best_list_schedule,
+    fits_memory,
+    objective,
+    v_schedule,
+)
 from dataprep.train.schedule_specs import SCHEDULES, ScheduleError, ScheduleSpec, get_schedule
+from dataprep.train.simulate import OpCosts, simulate
 
 __all__ = ["SCHEDULES", "ScheduleError", "ScheduleSpec", "get_schedule", "rank_actions", "runtime_class"]
 
@@ -106,9 +120,21 @@ class ScheduleZBH2(_PipelineScheduleRuntime):
         self._prepare_schedule_with_comms(self.pipeline_order)
 
 
+class ScheduleFromActions(_PipelineScheduleRuntime):
+    """A per-rank compute order (every rank's, as :func:`rank_actions` gives it) run by the library's
+    action-list runtime, which adds the sends and receives."""
+
+    def __init__(self, stages: list[Any], n_microbatches: int, *, order: dict[int, list[_Action]],
+                 **kwargs: Any) -> None:
+        super().__init__(stages=stages, n_microbatches=n_microbatches, **kwargs)
+        self.compute_order = {r: list(order[r]) for r in range(self.pp_group_size)}
+        self.pipeline_order = {r: list(acts) for r, acts in self.compute_order.items()}
+        self._prepare_schedule_with_comms(self.pipeline_order)
+
+
 def runtime_class(spec: ScheduleSpec) -> type:
-    """The ``torch.distributed.pipelining`` class (or ours, for ZB-H2) that runs ``spec``."""
-    return {"ScheduleGPipe": ScheduleGPipe, "Schedule1F1B": Schedule1F1B,
+    """The ``torch.distributed.pipelining`` class (or ours) that runs ``spec``."""
+    return {"ScheduleFromActions": ScheduleFromActions,"ScheduleGPipe": ScheduleGPipe, "Schedule1F1B": Schedule1F1B,
             "ScheduleInterleaved1F1B": ScheduleInterleaved1F1B, "ScheduleLoopedBFS": ScheduleLoopedBFS,
             "ScheduleInterleavedZeroBubble": ScheduleInterleavedZeroBubble, "ScheduleZBH2": ScheduleZBH2,
             "ScheduleZBVZeroBubble": ScheduleZBVZeroBubble, "ScheduleDualPipeV": ScheduleDualPipeV}[spec.runtime]
@@ -118,16 +144,44 @@ def _shape_only_stages(spec: ScheduleSpec, ranks: int, stages_per_rank: int) -> 
     """Stand-ins carrying only what a schedule class reads to plan (rank, sizes, stage index)."""
     out = []
     for s in spec.stages_of(0, ranks, stages_per_rank):
-        stage = mock.create_autospec(PipelineStage, instance=True)
-        stage.group_rank, stage.group_size, stage.submod = 0, ranks, None
-        stage.num_stages, stage.stage_index = ranks * stages_per_rank, s
+        stage = PipelineStage.__new__(PipelineStage)  # no __init__: no module, device or process group
+        stage.__dict__.update(group_rank=0, group_size=ranks, submod=None, num_stages=ranks * stages_per_rank,
+                              stage_index=s)
         out.append(stage)
     return out
 
 
-def rank_actions(name: str, ranks: int, microbatches: int,
-                 stages_per_rank: int | None = None) -> dict[int, list[_Action]]:
-    """The compute actions each rank runs, in order."""
+def zb_auto_actions(ranks: int, microbatches: int, costs: OpCosts, limit: float,
+                    metric: str = "makespan") -> dict[int, list[_Action]]:
+    """``zb-auto``: the fastest order under ``limit`` activation memory per rank (``costs.m_b`` units).
+
+    The list scheduler's orders compete with ZB-H1's and ZB-H2's where those fit the limit;
+    ``metric`` is what is minimised (:func:`dataprep.train.memory_schedules.objective`)."""
+    where = lambda s: s  # noqa: E731 - one stage per rank
+    try:
+        order, result, _ = best_list_schedule(ranks, microbatches, where, ranks, costs, limit, metric)
+        best = (objective(result, metric), order)
+    except ScheduleInfeasible:
+        best = None
+    for hand in ("zb-h1", "zb-h2"):
+        order = rank_actions(hand, ranks, microbatches)
+        result = simulate(order, where, ranks, costs)
+        if fits_memory(result, limit) and (best is None or objective(result, metric) < best[0]):
+            best = (objective(result, metric), order)
+    if best is None:
+        per_mb = costs.memory(0)[0]
+        raise ScheduleInfeasible(f"zb-auto: no order fits {limit:g} of activations per rank "
+                                 f"(one microbatch holds {per_mb:g} per stage); raise the limit")
+    return best[1]
+
+
+def rank_actions(name: str, ranks: int, microbatches: int, stages_per_rank: int | None = None, *,
+                 costs: OpCosts | None = None, limit: float | None = None) -> dict[int, list[_Action]]:
+    """The compute actions each rank runs, in order.
+
+    ``costs`` and ``limit`` (activation memory per rank, in ``costs.m_b`` units) matter only to
+    ``zb-auto``: by default unit costs, one unit per microbatch, and a limit of ``2 x ranks``
+    (the paper's ZB-2p)."""
     spec = get_schedule(name)
     v = stages_per_rank or spec.default_stages_per_rank
     spec.check(ranks, v, microbatches)
@@ -147,5 +201,9 @@ def rank_actions(name: str, ranks: int, microbatches: int,
         return out
     if name == "zb-h2":
         return _zb_h2_actions(ranks, m)
+    if name == "zb-auto":
+        return zb_auto_actions(ranks, m, costs or OpCosts(), 2.0 * ranks if limit is None else limit)
+    if name in ("v-half", "v-min"):
+        return v_schedule(name, ranks, m)
     schedule = runtime_class(spec)(_shape_only_stages(spec, ranks, v), m)
     return {r: [a for a in schedule.pipeline_order[r] if a is not None] for r in range(ranks)}

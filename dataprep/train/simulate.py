@@ -17,6 +17,14 @@ input-gradient backward); crossing ranks adds ``comm``.  It reports, per rank:
   is the steady-state period, measured over several iterations.
 * **peak in flight** -- the most microbatches whose activations the rank holds at once (counted
   from the start of a forward to the end of its last backward piece, per stage chunk).
+* **activation memory** over time, in bytes (or any unit) with the Zero Bubble paper's
+  accounting: a forward on stage ``s`` adds ``m_b[s]`` (``M_B``); its input-gradient backward
+  ``I`` frees ``m_b - m_w``, what the weight-gradient backward ``W`` still needs (``M_W``) stays
+  until that ``W`` ends; a full backward ``B`` frees all of it.  The peak per rank is given in
+  those units and in microbatches (over one microbatch's activations on that rank's stages).
+* **span** -- per rank, from its first op's start to its last op's end, and the paper's
+  **bubble rate** ``1 - work / largest span`` (the tables of the Zero Bubble paper use it:
+  stages start staggered, so the ramp-up wait of a late stage does not count).
 
 No library computes this from the library's own action lists, hence this module.
 """
@@ -38,12 +46,26 @@ F, B, I, W, OVERLAP = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD,
 class OpCosts:
     """Seconds (or any unit) per microbatch on one stage: forward, input backward, weight backward.
 
-    A full backward ``B`` costs ``b + w``.  Per-stage lists override the scalars.
+    A full backward ``B`` costs ``b + w``.  Per-stage lists override the scalars.  ``m_b`` is the
+    activation memory one microbatch's forward leaves on a stage, ``m_w`` the part of it kept from
+    ``I`` until ``W`` (default: all of it); ``optimizer`` the optimizer step's time, added to a
+    synchronised step.
     """
     f: float | Sequence[float] = 1.0
     b: float | Sequence[float] = 1.0
     w: float | Sequence[float] = 1.0
     comm: float = 0.0
+    m_b: float | Sequence[float] = 1.0
+    m_w: float | Sequence[float] | None = None
+    optimizer: float = 0.0
+
+    def memory(self, stage: int) -> tuple[float, float]:
+        """``(M_B, M_W)`` of one microbatch on ``stage``."""
+        def pick(v: float | Sequence[float]) -> float:
+            return v[stage] if isinstance(v, Sequence) else v
+
+        mb = pick(self.m_b)
+        return mb, mb if self.m_w is None else pick(self.m_w)
 
     def of(self, kind: _ComputationType, stage: int) -> float:
         def pick(v: float | Sequence[float]) -> float:
@@ -77,6 +99,27 @@ class SimResult:
     busy: list[float]
     peak_inflight: list[int]
     spans: list[Span] = field(default_factory=list)
+    peak_memory: list[float] = field(default_factory=list)  # activation memory, in OpCosts.m_b's unit
+    microbatch_memory: list[float] = field(default_factory=list)  # one microbatch on the rank's stages
+
+    @property
+    def peak_microbatches(self) -> list[float]:
+        """Peak activation memory per rank in microbatches of that rank's activations (1F1B: P on rank 0)."""
+        return [p / m if m else 0.0 for p, m in zip(self.peak_memory, self.microbatch_memory)]
+
+    @property
+    def rank_spans(self) -> list[float]:
+        """Per rank, first start to last end (one iteration)."""
+        out = []
+        for r in range(len(self.busy)):
+            mine = [s for s in self.spans if s.rank == r]
+            out.append(max(s.end for s in mine) - min(s.start for s in mine) if mine else 0.0)
+        return out
+
+    @property
+    def span_bubble(self) -> float:
+        """The Zero Bubble paper's bubble rate: ``1 - work of a rank / the largest rank span``."""
+        return 1 - max(self.busy) / max(self.rank_spans)
 
     @property
     def idle(self) -> list[float]:
@@ -114,6 +157,7 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
     inflight: dict[int, int] = defaultdict(int)
     peak: dict[int, int] = defaultdict(int)
     events: list[tuple[float, int, int]] = []  # (time, rank, +1/-1) for the memory count
+    mem_events: list[tuple[float, int, float]] = []  # (time, rank, bytes) for activation memory
     ends = {r: [0.0] * iterations for r in ranks}
     total = {r: len(lists[r]) * iterations for r in ranks}
 
@@ -155,10 +199,18 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
                     done[(kind.value, s, mb, it)] = end
                     if kind in (B, I):
                         done[("G", s, mb, it)] = end
+                    m_b, m_w = costs.memory(s)
                     if kind == F:
                         events.append((t, r, +1))
+                        mem_events.append((t, r, m_b))
                     if kind in (B, W):
                         events.append((end, r, -1))
+                    if kind == B:
+                        mem_events.append((end, r, -m_b))
+                    elif kind == I:
+                        mem_events.append((end, r, m_w - m_b))
+                    elif kind == W:
+                        mem_events.append((end, r, -m_w))
                     t = end
                 free[r] = t
                 ends[r][it] = t
@@ -172,9 +224,16 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
     for _, r, delta in sorted(events, key=lambda e: (e[0], e[2])):  # frees before allocations at equal times
         inflight[r] += delta
         peak[r] = max(peak[r], inflight[r])
+    memory: dict[int, float] = defaultdict(float)
+    peak_memory: dict[int, float] = defaultdict(float)
+    for _, r, delta in sorted(mem_events, key=lambda e: (e[0], e[2])):
+        memory[r] += delta
+        peak_memory[r] = max(peak_memory[r], memory[r])
+    per_mb = [sum(costs.memory(s)[0] for s in range(num_stages) if stage_to_rank(s) == r) for r in ranks]
     busy = [sum(s.end - s.start for s in spans if s.rank == r and s.iteration == iterations - 1) for r in ranks]
     if sync:
-        step = max(ends[r][0] for r in ranks)
+        step = max(ends[r][0] for r in ranks) + costs.optimizer
     else:  # steady-state period: the last iteration's span end to end, the same on every rank
         step = max(ends[r][-1] - ends[r][-2] for r in ranks)
-    return SimResult(step, busy, [peak[r] for r in ranks], [s for s in spans if s.iteration == 0])
+    return SimResult(step, busy, [peak[r] for r in ranks], [s for s in spans if s.iteration == 0],
+                     [peak_memory[r] for r in ranks], per_mb)

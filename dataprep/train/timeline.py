@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from torch.distributed.pipelining.schedules import _Action
+
 from dataprep.io.atomic import atomic_path
 from dataprep.train.gantt import draw_gantt
 from dataprep.train.schedules import get_schedule, rank_actions
@@ -42,7 +44,10 @@ def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
     spec = get_schedule(doc["schedule"])
     costs = measured_costs(doc)
     costs = OpCosts(costs.f, costs.b, costs.w, comm)
-    actions = rank_actions(doc["schedule"], doc["ranks"], doc["microbatches"], doc["stages_per_rank"])
+    if "order" in doc:  # an order computed for that run (zb-auto, V-Half, V-Min)
+        actions = {int(r): [_Action.from_str(a) for a in acts] for r, acts in doc["order"].items()}
+    else:
+        actions = rank_actions(doc["schedule"], doc["ranks"], doc["microbatches"], doc["stages_per_rank"])
     return simulate(actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs)
 
 

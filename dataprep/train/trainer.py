@@ -98,7 +98,8 @@ class RankTrainer:
             microbatches=d.microbatches, seed=cfg.seed, loss_fn=TokenMeanLoss(self.local_batch * d.seq_len),
             device=device, balance=cfg.pipeline.balance, group=self.layout.pp_group,
             wrap=lambda m: shard_stage(m, self.layout, cfg.precision),
-            activation_dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32)
+            activation_dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32,
+            micro_batch=self.local_batch // d.microbatches, activation_limit=cfg.pipeline.activation_limit)
         params = self.pipe.parameters()
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
@@ -322,6 +323,9 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
            "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all, "comm_s": comm,
            "spans": [[g["rank"], *rec] for g in gathered for rec in g["timeline"]],
            "partition": [list(b) for b in trainer.pipe.partition.bounds], "model": asdict(trainer.gpt)}
+    order = getattr(trainer.pipe.schedule, "compute_order", None)
+    if order is not None:  # zb-auto's order depends on the split's costs: keep what ran
+        doc["order"] = {str(r): [str(a) for a in acts] for r, acts in order.items()}
     write_local_atomic(trainer.out / "timeline.json", json.dumps(doc))
     from dataprep.train.timeline import predict, write_training_pngs
     summary = _summary(trainer, doc, predict(doc, comm))

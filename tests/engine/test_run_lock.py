@@ -77,7 +77,10 @@ def test_an_unreadable_lock_is_taken_over(tmp_path: Path) -> None:
 
 def test_two_runs_on_one_output_then_a_kill_and_a_resume(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    recipe = write_recipe(tmp_path / "slow.yaml", slow_recipe(out))
+    gate = tmp_path / "hold"  # once it exists, the first run's remaining shards wait: it cannot finish early
+    slow = slow_recipe(out)
+    slow["stages"][0]["tests.helpers.transforms:Sleep"]["gate"] = str(gate)
+    recipe = write_recipe(tmp_path / "slow.yaml", slow)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     first = subprocess.Popen([*DATAPREP, "run", str(recipe)], cwd=REPO, env=env, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -85,6 +88,7 @@ def test_two_runs_on_one_output_then_a_kill_and_a_resume(tmp_path: Path) -> None
         deadline = time.monotonic() + 120
         while receipts(out) < 5 and time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.05)
+        gate.touch()
         assert first.poll() is None, "the first run should still be running"
         for flags in ((), ("--overwrite",), ("--resume",)):
             second = run_cli("run", str(recipe), *flags)
@@ -95,6 +99,7 @@ def test_two_runs_on_one_output_then_a_kill_and_a_resume(tmp_path: Path) -> None
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
     assert (out / LOCK_FILE).exists()  # a SIGKILL leaves the lock behind
+    gate.unlink()
     resumed = run_cli("run", str(recipe), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"taking over the lock of an earlier run (host {socket.gethostname()}, pid {first.pid}" in resumed.stderr

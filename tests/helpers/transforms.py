@@ -15,6 +15,7 @@ from dataprep.transforms.decontaminate import Decontaminate, DecontaminateParams
 
 class SleepParams(Params):
     seconds: float = 0.0
+    gate: str | None = None  # while this file exists, every batch waits (up to two minutes)
 
 
 class Sleep(Map):
@@ -24,6 +25,9 @@ class Sleep(Map):
 
     def map(self, batch: pa.Table) -> pa.Table:
         time.sleep(self.params.seconds)
+        deadline = time.monotonic() + 120
+        while self.params.gate and os.path.exists(self.params.gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return batch
 
 

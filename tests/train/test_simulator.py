@@ -8,7 +8,8 @@ import pytest
 from torch.distributed.pipelining.schedules import _Action, _ComputationType
 
 from dataprep.train.gantt import draw_gantt
-from dataprep.train.schedules import get_schedule, rank_actions
+from dataprep.train.memory_schedules import ScheduleInfeasible
+from dataprep.train.schedules import get_schedule, rank_actions, zb_auto_actions
 from dataprep.train.simulate import OpCosts, ScheduleDeadlock, simulate
 
 SHAPES = [(2, 4), (2, 8), (3, 6), (4, 8), (4, 16)]
@@ -103,3 +104,70 @@ def test_simulate_command(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["simulate", "--schedule", "zb-v", "--stages", "2", "--microbatches", "4",
                                     "--stages-per-rank", "3"])
     assert bad.exit_code == 2 and "exactly 2 stages per rank" in bad.output
+
+
+# --- schedules built for a memory budget (zb-auto, V-Half, V-Min) and the memory they hold ---
+
+# The Zero Bubble paper's profiled settings (its ICLR version's appendix: p, m, T_F, T_B, T_W, T_comm, as
+# the authors' repository lists them, with h and a of the model) and its bubble rates of ZB-2p and ZB-1p.
+PAPER_SETTINGS = [  # model, p, m, f, b, w, comm, hidden, heads, ZB-2p, ZB-1p (= ZB-H1)
+    ("1.5B", 8, 24, 18522, 18086, 9337, 601, 2304, 24, 0.0433, 0.1585),
+    ("1.5B", 8, 32, 18513, 18086, 9331, 626, 2304, 24, 0.0039, 0.1242),
+    ("6.2B", 8, 24, 29718, 29444, 19927, 527, 4096, 32, 0.0029, 0.1323),
+]
+
+
+def paper_costs(f: float, b: float, w: float, comm: float, hidden: int, heads: int) -> OpCosts:
+    seq = 1024  # the paper's M_B = 34h + 5as and M_W = 32h per token (the sequence length multiplies both)
+    return OpCosts(f, b, w, comm, m_b=34 * hidden + 5 * heads * seq, m_w=32 * hidden)
+
+
+@pytest.mark.parametrize("setting", PAPER_SETTINGS, ids=lambda s: f"{s[0]}-m{s[2]}")
+def test_zb_auto_reproduces_the_papers_zb_2p_bubble_rates(setting) -> None:
+    _, p, m, f, b, w, comm, h, a, zb2p, _ = setting
+    costs = paper_costs(f, b, w, comm, h, a)
+    order = zb_auto_actions(p, m, costs, 2 * p * costs.memory(0)[0], metric="span")
+    result = simulate(order, lambda s: s, p, costs)
+    assert abs(result.span_bubble - zb2p) < 0.01
+    assert max(result.peak_memory) <= 2 * p * costs.memory(0)[0]
+
+
+@pytest.mark.parametrize("p,m", SHAPES)
+@pytest.mark.parametrize("c", COSTS, ids=str)
+def test_zb_auto_at_p_microbatches_is_zb_h1(p: int, m: int, c: OpCosts) -> None:
+    h1 = simulate(rank_actions("zb-h1", p, m), lambda s: s, p, c)
+    auto = simulate(rank_actions("zb-auto", p, m, costs=c, limit=p), lambda s: s, p, c)
+    assert max(auto.peak_microbatches) <= p
+    assert auto.step_time <= h1.step_time + 1e-9
+    if c == COSTS[0]:
+        assert auto.step_time == pytest.approx(h1.step_time)
+        for idle in auto.idle:
+            assert idle == pytest.approx((p - 1) * (c.f + c.b - c.w))
+
+
+def test_zb_auto_refuses_a_limit_below_one_microbatch() -> None:
+    with pytest.raises(ScheduleInfeasible, match="no order fits 0.5"):
+        rank_actions("zb-auto", 4, 8, limit=0.5)
+
+
+@pytest.mark.parametrize("name,memory,rate", [("v-half", lambda p: (p + 2) // 2, lambda p, m: p / (2 * m)),
+                                              ("v-min", lambda p: (p + 4) // 3, lambda p, m: 2 * p / (3 * m))])
+@pytest.mark.parametrize("p,m", [(2, 8), (3, 12), (4, 8), (4, 16), (6, 24), (8, 32)])
+def test_v_half_and_v_min_hold_the_papers_memory_at_a_bubble_below_1f1b(name, memory, rate, p: int, m: int) -> None:
+    unit = OpCosts(1, 1, 1)  # per rank: two chunks of half the work each
+    v = run(name, p, m, unit)
+    one_f_one_b = run("1f1b", p, m, unit)
+    assert max(v.peak_inflight) / 2 == memory(p)  # two chunks per microbatch and rank
+    assert v.span_bubble <= rate(p, m) + 1e-9  # the paper's ~p/2m and ~2p/3m
+    assert v.span_bubble < one_f_one_b.span_bubble
+    assert one_f_one_b.span_bubble == pytest.approx((p - 1) / (m + p - 1))
+
+
+def test_memory_follows_the_zero_bubble_papers_accounting() -> None:
+    # 1F1B frees a microbatch at its (full) backward: rank 0 holds p of them; ZB-H1 keeps M_W until W
+    p, m = 4, 8
+    c = OpCosts(1, 1, 1, m_b=10.0, m_w=3.0)
+    assert simulate(rank_actions("1f1b", p, m), lambda s: s, p, c).peak_memory == [40, 30, 20, 10]
+    h1 = simulate(rank_actions("zb-h1", p, m), lambda s: s, p, c)
+    assert h1.peak_memory[0] == 40 and h1.peak_microbatches[0] == 4
+    assert h1.microbatch_memory == [10] * p

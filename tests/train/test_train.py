@@ -190,14 +190,16 @@ print(json.dumps({"architecture": type(model).__name__, "round_trip": tokenizer.
 def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path, tokens_run: Path,
                                                                 trained: Path) -> None:
     """The 30-step pp 2 / 1f1b run's step-20 checkpoint.  Resumed unchanged, step 21 is bit for bit
-    the uninterrupted run's; loaded into pp 1, dp 2 x pp 1, dp 2 x pp 2 and zb-v, step 21's loss is
+    the uninterrupted run's; loaded into pp 1, dp 2 x pp 1, dp 2 x pp 2, v-half and the schedule
+    ``auto`` picks, step 21's loss is
     the same within fp32 tolerance -- and dp 2 x pp 1 equals dp 1 x pp 1 on the same global batch.
     (Step 21's loss and gradient norm come before its update, so the shorter runs' LR schedule,
     which ends at their step 21, does not enter.)"""
     reference = metrics(trained)
     step21 = {}
     for name, nproc, changes in [("same", 2, {"steps": 30}), ("pp1", 1, {}), ("dp2pp1", 2, {"parallel.dp": 2}),
-                                 ("dp2pp2", 4, {"parallel.dp": 2}), ("zbv", 2, {"pipeline.schedule": "zb-v"})]:
+                                 ("dp2pp2", 4, {"parallel.dp": 2}), ("vhalf", 2, {"pipeline.schedule": "v-half"}),
+                                 ("auto", 2, {"pipeline.schedule": "auto", "pipeline.memory_per_rank": 1})]:
         if name == "same":  # the run stopped after its step-20 checkpoint: its folder without what came later
             shutil.copytree(trained, tmp_path / name)
             shutil.rmtree(tmp_path / name / "checkpoints" / "step-000030")
@@ -208,6 +210,8 @@ def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path,
         result = run_cli("train", str(config), "--nproc", str(nproc), "--resume", timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "resuming after step 20" in result.stdout
+        if name == "auto":
+            assert "schedule auto:" in result.stderr and "shortest predicted step" in result.stderr
         rows = metrics(tmp_path / name)
         step21[name] = next(r for r in rows if r["step"] == 21)
         if name == "same":
@@ -230,6 +234,16 @@ def test_config_errors_stop_before_any_rank_starts(tmp_path: Path, tokens_run: P
     assert "pipeline" in result.stderr and "5 stages" not in result.stderr
     assert "cannot split 1 layers + embeddings + head = 3 pieces into 4 stages" in result.stderr
     assert "Traceback" not in result.stderr
+
+    config = train_config(tmp_path, tokens_run, "small-vocab", **{"model.vocab_size": 10})
+    result = run_cli("train", str(config), "--nproc", "2")
+    assert result.returncode == 2 and "model.vocab_size: 10 is smaller than the runs' vocabulary" in result.stderr
+
+    config = train_config(tmp_path, tokens_run, "no-room", **{"pipeline.schedule": "auto",
+                                                              "pipeline.memory_per_rank": 0.0001})
+    result = run_cli("train", str(config), "--nproc", "2")
+    assert result.returncode == 2, result.stderr
+    assert "pipeline.schedule: nothing fits in 0.1 MiB per rank: the smallest need is" in result.stderr
 
     config = train_config(tmp_path, tokens_run, "bad2", **{"data.runs": str(tmp_path / "nowhere"),
                                                            "data.microbatchs": 3})

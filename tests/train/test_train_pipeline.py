@@ -10,8 +10,9 @@ import torch
 from dataprep.train.model import GPTConfig, build_full, token_loss
 from dataprep.train.partition import PartitionError, partition, uniform_partition
 from dataprep.train.schedules import SCHEDULES, ScheduleError, get_schedule, rank_actions
+from dataprep.train.simulate import OpCosts, simulate
 from tests.helpers.gloo_workers import run_workers
-from tests.helpers.pipeline_worker import CFG, SEED, batch
+from tests.helpers.pipeline_worker import CFG, MICROBATCHES, SEED, batch
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (tests.helpers is imported from it)
 
@@ -43,6 +44,17 @@ def test_schedule_loss_and_gradients_equal_the_unsplit_model(pipeline_grads: Pat
     assert set(grads) == set(reference)
     for n, g in reference.items():
         torch.testing.assert_close(grads[n], g, rtol=1e-4, atol=1e-5, msg=lambda m, n=n: f"{name} {n}: {m}")
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_the_simulated_peak_is_what_the_runtime_holds(pipeline_grads: Path, name: str) -> None:
+    spec = get_schedule(name)
+    sim = simulate(rank_actions(name, 2, MICROBATCHES), spec.stage_to_rank(2), 2 * spec.default_stages_per_rank,
+                   OpCosts())
+    for rank in range(2):
+        saved = torch.load(pipeline_grads / f"{name}-rank{rank}.pt", weights_only=True)
+        assert saved["live_after"] == 0
+        assert saved["peak_live"] == sim.peak_inflight[rank], f"{name} rank {rank}"
 
 
 def test_partition_balances_a_large_vocabulary_head() -> None:
