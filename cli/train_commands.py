@@ -146,6 +146,8 @@ def export(checkpoint: str, output: str, debug: bool) -> None:
               help="no optimizer barrier between steps (ZB's post-validation): steady-state period")
 @click.option("--measured", type=click.Path(exists=True), help="a training output folder or timeline.json: "
               "simulate with its measured op costs and draw it beside the measured timeline")
+@click.option("--optimizer", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="the optimizer step's time, added to each synchronised step")
 @click.option("--limit", type=click.FloatRange(min=0, min_open=True),
               help="zb-auto: activations a rank may hold, in microbatches (default 2 x stages)")
 @click.option("--m-w", "m_w", type=click.FloatRange(0, 1), default=1.0, show_default=True,
@@ -153,14 +155,16 @@ def export(checkpoint: str, output: str, debug: bool) -> None:
 @click.option("--search", is_flag=True, help="rank every schedule x stages per rank x microbatches for --config "
               "that fits --memory, by predicted step time")
 @click.option("--config", "config", type=click.Path(dir_okay=False),
-              help="--search: the training config (model, batch, precision, pp and dp)")
-@click.option("--memory", type=click.FloatRange(min=0, min_open=True), help="--search: GiB per device")
-@click.option("--vocab", type=click.IntRange(min=2), help="--search: vocabulary size (default: the config's runs')")
+              help="a training config (model, batch, precision, pp and dp): per-stage costs from FLOPs and bytes "
+                   "per rank from the model, for --schedule or --search")
+@click.option("--memory", type=click.FloatRange(min=0, min_open=True), help="GiB per device (with --config)")
+@click.option("--vocab", type=click.IntRange(min=2), help="with --config: vocabulary size (default: the runs')")
 @click.option("--measure", is_flag=True, help="--search: op costs measured per piece on this CPU, not from FLOPs")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="--search: rows shown")
 @click.option("--plot", type=click.Path(dir_okay=False), help="write the Gantt chart to this PNG")
 def simulate(name: str | None, ranks: int | None, microbatches: int | None, stages_per_rank: int | None, tf: float,
-             tb: float, tw: float, comm: float | None, no_sync: bool, measured: str | None, limit: float | None,
+             tb: float, tw: float, comm: float | None, no_sync: bool, measured: str | None, optimizer: float,
+             limit: float | None,
              m_w: float, search: bool, config: str | None, memory: float | None, vocab: int | None, measure: bool,
              top: int, plot: str | None) -> None:
     """Predict step time, bubble and peak activations of a pipeline schedule; draw it.
@@ -202,15 +206,19 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
         if plot:
             click.echo(f"plot: {draw_timeline(doc, plot)}")
         return
+    if config:
+        _simulate_config(config, name, ranks, microbatches, stages_per_rank, memory, vocab, comm or 0.0, plot)
+        return
     if not (name and ranks and microbatches):
-        raise click.UsageError("give --schedule, --stages and --microbatches (or --measured OUT)")
+        raise click.UsageError("give --schedule, --stages and --microbatches (or --measured OUT, or --config)")
     from dataprep.train.memory_schedules import ScheduleInfeasible
 
     comm = comm or 0.0
     try:
         spec = get_schedule(name)
         v = stages_per_rank or spec.default_stages_per_rank
-        costs = OpCosts(tf / v, tb / v, tw / v, comm, m_b=1 / v, m_w=m_w / v)  # memory in microbatches per rank
+        costs = OpCosts(tf / v, tb / v, tw / v, comm, m_b=1 / v, m_w=m_w / v,  # memory in microbatches per rank
+                        optimizer=optimizer)
         actions = rank_actions(name, ranks, microbatches, v, costs=costs, limit=limit)
     except (ScheduleError, ScheduleInfeasible) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -231,26 +239,73 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
         click.echo(f"plot: {draw_gantt(plot, sim.spans, ranks, title, row_labels=labels)}")
 
 
+def _load_for_model(config: str, ranks: int | None, vocab: int | None):  # noqa: ANN202 - (TrainConfig, GPTConfig, pp)
+    from dataprep.train.config import load_train_config
+    from dataprep.train.preflight import gpt_config, run_vocabulary
+
+    try:
+        cfg = load_train_config(config)
+        pp = ranks or cfg.parallel.pp
+        if not pp:
+            raise click.UsageError("give --stages P (or parallel.pp in the config)")
+        return cfg, gpt_config(cfg, vocab or run_vocabulary(cfg, config)), pp
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _simulate_config(config: str, name: str | None, ranks: int | None, microbatches: int | None,
+                     stages_per_rank: int | None, memory: float | None, vocab: int | None, comm: float,
+                     plot: str | None) -> None:
+    """``dataprep simulate --schedule NAME --config CFG``: the config's model, its split and bytes per rank."""
+    from dataprep.train.gantt import draw_gantt
+    from dataprep.train.memory_model import gib
+    from dataprep.train.partition import PartitionError
+    from dataprep.train.schedule_search import evaluate
+    from dataprep.train.schedules import ScheduleError, get_schedule
+
+    if not name:
+        raise click.UsageError("give --schedule NAME (or --search) with --config")
+    cfg, gpt, pp = _load_for_model(config, ranks, vocab)
+    v = stages_per_rank or cfg.pipeline.stages_per_rank or get_schedule(name).default_stages_per_rank
+    m = microbatches or cfg.data.microbatches
+    batch = cfg.data.batch_size // cfg.parallel.dp
+    budget = (memory or 1e6) * 2 ** 30
+    try:
+        row, sim = evaluate(gpt, name, pp, v, m, batch, budget, precision=cfg.precision, dp=cfg.parallel.dp, comm=comm)
+    except (ScheduleError, PartitionError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if sim is None:
+        click.echo(f"error: {row.note}", err=True)
+        sys.exit(2)
+    click.echo(f"{name}: {pp} ranks x {v} stage(s), {m} microbatches of {batch // m} sequences, {gpt.layers} layers, "
+               f"d_model {gpt.d_model}, vocab {gpt.vocab_size}, {cfg.precision}, dp {cfg.parallel.dp}; "
+               f"costs from FLOPs at 1 TFLOP/s")
+    click.echo(f"  step time {sim.step_time:.4g} s   bubble {100 * sim.mean_bubble:.1f}%   "
+               f"(largest rank span: {100 * sim.span_bubble:.1f}%)")
+    click.echo("  rank  bubble  model state  peak activations  (microbatches)  peak total")
+    for r in range(pp):
+        click.echo(f"  {r:4d}  {100 * sim.bubble[r]:5.1f}%  {gib(row.state_bytes[r]):>11}  "
+                   f"{gib(sim.peak_memory[r]):>16}  {sim.peak_microbatches[r]:14.2f}  {gib(row.peak_bytes[r]):>10}")
+    if memory:
+        click.echo(f"  {'fits' if row.fits else 'does not fit'} in {memory:g} GiB per rank")
+    if plot:
+        labels = [f"rank {r}\npeak {gib(row.peak_bytes[r])}" for r in range(pp)]
+        title = f"{name}: {gpt.layers} layers on {pp} ranks"
+        click.echo(f"plot: {draw_gantt(plot, sim.spans, pp, title, unit='s', row_labels=labels)}")
+
+
 def _search(config: str | None, ranks: int | None, microbatches: int | None, memory: float | None,
             vocab: int | None, measure: bool, comm: float, top: int) -> None:
     """``dataprep simulate --search``: the table, best first; exit 2 naming the need when nothing fits."""
-    from dataprep.train.config import load_train_config
-    from dataprep.train.preflight import gpt_config, run_vocabulary
     from dataprep.train.schedule_search import NothingFits, best, format_table, measure_piece_costs
     from dataprep.train.schedule_search import search as run_search
 
     if not config or not memory:
         raise click.UsageError("--search needs --config CONFIG and --memory GIB")
-    try:
-        cfg = load_train_config(config)
-        dp = cfg.parallel.dp
-        pp = ranks or cfg.parallel.pp
-        if not pp:
-            raise click.UsageError("give --stages P (or parallel.pp in the config)")
-        gpt = gpt_config(cfg, vocab or run_vocabulary(cfg, config))
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    cfg, gpt, pp = _load_for_model(config, ranks, vocab)
+    dp = cfg.parallel.dp
     batch = cfg.data.batch_size // dp
     costs = None
     if measure:

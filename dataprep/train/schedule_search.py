@@ -25,7 +25,7 @@ from dataprep.train.partition import PartitionError, piece_costs, split_model
 from dataprep.train.preflight import gpt_config, run_vocabulary
 from dataprep.train.schedules import SCHEDULES, ScheduleError, get_schedule, rank_actions
 from dataprep.train.shape import GPTConfig
-from dataprep.train.simulate import OpCosts, simulate
+from dataprep.train.simulate import OpCosts, SimResult, simulate
 
 
 class NothingFits(ValueError):
@@ -96,32 +96,39 @@ def search(cfg: GPTConfig, ranks: int, batch: int, memory_per_rank: float, *, pr
     options = microbatch_options or [m for m in (1, 2, 4, 8, 16, 32, 64) if batch % m == 0 and m <= batch]
     rows: list[Row] = []
     for name in schedules or SCHEDULES:
-        spec = get_schedule(name)
         for v in range(1, 5):
             for m in options:
                 try:
-                    spec.check(ranks, v, m)
-                    part = split_model(cfg, ranks * v, "cost")
+                    rows.append(evaluate(cfg, name, ranks, v, m, batch, memory_per_rank, precision=precision, dp=dp,
+                                         measured=measured, flops_per_s=flops_per_s, comm=comm)[0])
                 except (ScheduleError, PartitionError):
                     continue
-                where = spec.stage_to_rank(ranks)
-                mem = stage_memory(cfg, part.bounds, batch // m, precision, dp)
-                f, b, w = stage_costs(cfg, part.bounds, batch // m, measured, flops_per_s)
-                costs = OpCosts(f, b, w, comm, m_b=mem.m_b, m_w=mem.m_w)
-                state = tuple(sum(mem.state_bytes[s] for s in range(ranks * v) if where(s) == r) for r in range(ranks))
-                try:
-                    actions = rank_actions(name, ranks, m, v, costs=costs,
-                                           limit=max(1.0, memory_per_rank - max(state)))
-                except (ScheduleError, ScheduleInfeasible) as exc:
-                    rows.append(Row(name, v, m, float("inf"), 1.0, (float("inf"),) * ranks, state, False, str(exc)))
-                    continue
-                sim = simulate(actions, where, ranks * v, costs)
-                peak = tuple(s + a for s, a in zip(state, sim.peak_memory))
-                rows.append(Row(name, v, m, sim.step_time, sim.mean_bubble, peak, state,
-                                max(peak) <= memory_per_rank))
     rows.sort(key=lambda r: (not r.fits, float(f"{r.step_time:.9g}") if r.fits else r.peak, r.peak, r.schedule,
                              r.stages_per_rank))
     return rows
+
+
+def evaluate(cfg: GPTConfig, name: str, ranks: int, stages_per_rank: int, microbatches: int, batch: int,
+             memory_per_rank: float, *, precision: str = "fp32", dp: int = 1,
+             measured: Sequence[tuple[float, float]] | None = None, flops_per_s: float = 1e12,
+             comm: float = 0.0) -> tuple[Row, SimResult | None]:
+    """One schedule on one shape: its row and simulation (None when zb-auto finds no order that fits).
+    :class:`ScheduleError` / :class:`PartitionError` when the schedule or the split refuses the shape."""
+    spec, v, m = get_schedule(name), stages_per_rank, microbatches
+    spec.check(ranks, v, m)
+    part = split_model(cfg, ranks * v, "cost")
+    where = spec.stage_to_rank(ranks)
+    mem = stage_memory(cfg, part.bounds, batch // m, precision, dp)
+    f, b, w = stage_costs(cfg, part.bounds, batch // m, measured, flops_per_s)
+    costs = OpCosts(f, b, w, comm, m_b=mem.m_b, m_w=mem.m_w)
+    state = tuple(sum(mem.state_bytes[s] for s in range(ranks * v) if where(s) == r) for r in range(ranks))
+    try:
+        actions = rank_actions(name, ranks, m, v, costs=costs, limit=max(1.0, memory_per_rank - max(state)))
+    except ScheduleInfeasible as exc:
+        return Row(name, v, m, float("inf"), 1.0, (float("inf"),) * ranks, state, False, str(exc)), None
+    sim = simulate(actions, where, ranks * v, costs)
+    peak = tuple(s + a for s, a in zip(state, sim.peak_memory))
+    return Row(name, v, m, sim.step_time, sim.mean_bubble, peak, state, max(peak) <= memory_per_rank), sim
 
 
 def best(rows: Sequence[Row], memory_per_rank: float) -> Row:

@@ -66,3 +66,14 @@ def test_the_search_command(tmp_path: Path) -> None:
                       "--vocab", "4096")
     assert refused.returncode == 2
     assert "nothing fits in 0.1 MiB per rank" in refused.stderr
+
+
+def test_simulate_a_config_shows_bytes_per_rank(tmp_path: Path) -> None:
+    config = REPO / "recipes" / "train_tiny.yaml"
+    result = run_cli("simulate", "--schedule", "1f1b", "--config", str(config), "--stages", "2", "--vocab", "32000",
+                     "--memory", "0.1", "--plot", str(tmp_path / "g.png"))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  ") and line.split()[0].isdigit()]
+    assert [r[0] for r in rows] == ["0", "1"]
+    assert rows[0][-3] == "2.00" and rows[1][-3] == "1.00"  # 1F1B: rank 0 holds p microbatches, the last 1
+    assert "fits in 0.1 GiB per rank" in result.stdout and (tmp_path / "g.png").stat().st_size > 0
