@@ -290,9 +290,9 @@ def v_schedule(name: str, ranks: int, microbatches: int, costs: OpCosts | None =
         order = v_block_order(ranks, microbatches, V_SPACING[name], gap)
         result = simulate(order, where, S, costs)
         options.append((max(result.peak_memory), result.step_time, gap, order))
-    peak, _, _, block = min(options, key=lambda o: o[:3])
+    peak, step, _, block = min(options, key=lambda o: o[:3])
     limit = max(peak, v_limit(name, ranks) * per_rank)
-    best = (simulate(block, where, S, costs).step_time, block)
+    best = (step, block)
     try:
         order, result, _ = best_list_schedule(ranks, microbatches, where, S, costs, limit)
         if fits_memory(result, limit) and result.step_time < best[0] - _EPS * best[0]:

@@ -42,6 +42,20 @@ F, B, I, W, OVERLAP = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD,
                        _ComputationType.BACKWARD_INPUT, _ComputationType.BACKWARD_WEIGHT, _ComputationType.OVERLAP_F_B)
 
 
+def _per_stage(v: float | Sequence[float], stage: int) -> float:
+    return v[stage] if isinstance(v, Sequence) else v
+
+
+def _peaks(events: list[tuple[float, int, float]]) -> dict[int, float]:
+    """The highest running sum per rank of ``(time, rank, delta)`` events; frees go first at equal times."""
+    level: dict[int, float] = defaultdict(float)
+    peak: dict[int, float] = defaultdict(float)
+    for _, r, delta in sorted(events, key=lambda e: (e[0], e[2])):
+        level[r] += delta
+        peak[r] = max(peak[r], level[r])
+    return peak
+
+
 @dataclass(frozen=True)
 class OpCosts:
     """Seconds (or any unit) per microbatch on one stage: forward, input backward, weight backward.
@@ -61,15 +75,11 @@ class OpCosts:
 
     def memory(self, stage: int) -> tuple[float, float]:
         """``(M_B, M_W)`` of one microbatch on ``stage``."""
-        def pick(v: float | Sequence[float]) -> float:
-            return v[stage] if isinstance(v, Sequence) else v
-
-        mb = pick(self.m_b)
-        return mb, mb if self.m_w is None else pick(self.m_w)
+        mb = _per_stage(self.m_b, stage)
+        return mb, mb if self.m_w is None else _per_stage(self.m_w, stage)
 
     def of(self, kind: _ComputationType, stage: int) -> float:
-        def pick(v: float | Sequence[float]) -> float:
-            return v[stage] if isinstance(v, Sequence) else v
+        pick = lambda v: _per_stage(v, stage)  # noqa: E731
 
         if kind == F:
             return pick(self.f)
@@ -154,9 +164,7 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
     free = dict.fromkeys(ranks, 0.0)
     ptr = dict.fromkeys(ranks, 0)
     spans: list[Span] = []
-    inflight: dict[int, int] = defaultdict(int)
-    peak: dict[int, int] = defaultdict(int)
-    events: list[tuple[float, int, int]] = []  # (time, rank, +1/-1) for the memory count
+    events: list[tuple[float, int, float]] = []  # (time, rank, +1/-1) for the in-flight count
     mem_events: list[tuple[float, int, float]] = []  # (time, rank, bytes) for activation memory
     ends = {r: [0.0] * iterations for r in ranks}
     total = {r: len(lists[r]) * iterations for r in ranks}
@@ -221,19 +229,13 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
             raise ScheduleDeadlock(f"the schedule cannot proceed: ranks wait on actions whose inputs never come: "
                                    f"{stuck}")
 
-    for _, r, delta in sorted(events, key=lambda e: (e[0], e[2])):  # frees before allocations at equal times
-        inflight[r] += delta
-        peak[r] = max(peak[r], inflight[r])
-    memory: dict[int, float] = defaultdict(float)
-    peak_memory: dict[int, float] = defaultdict(float)
-    for _, r, delta in sorted(mem_events, key=lambda e: (e[0], e[2])):
-        memory[r] += delta
-        peak_memory[r] = max(peak_memory[r], memory[r])
+    peak = _peaks(events)
+    peak_memory = _peaks(mem_events)
     per_mb = [sum(costs.memory(s)[0] for s in range(num_stages) if stage_to_rank(s) == r) for r in ranks]
     busy = [sum(s.end - s.start for s in spans if s.rank == r and s.iteration == iterations - 1) for r in ranks]
     if sync:
         step = max(ends[r][0] for r in ranks) + costs.optimizer
     else:  # steady-state period: the last iteration's span end to end, the same on every rank
         step = max(ends[r][-1] - ends[r][-2] for r in ranks)
-    return SimResult(step, busy, [peak[r] for r in ranks], [s for s in spans if s.iteration == 0],
+    return SimResult(step, busy, [int(peak[r]) for r in ranks], [s for s in spans if s.iteration == 0],
                      [peak_memory[r] for r in ranks], per_mb)
