@@ -116,7 +116,7 @@ def is_nfc_inert(codepoints: np.ndarray) -> np.ndarray:
     return _ask(_NFC_INERT, codepoints, lambda cps: [_nfc_inert(cp) for cp in cps.tolist()])
 
 
-def _codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def multibyte_codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions, code points, byte lengths) of the multi-byte characters of UTF-8 ``data``."""
     lead = np.flatnonzero(data >= 0xC0)
     b0 = data[lead].astype(np.int64)
@@ -130,14 +130,14 @@ def _codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lead, cp, length
 
 
-def _prepared(text: pa.Array) -> pa.Array:
+def lower_nfc(text: pa.Array) -> pa.Array:
     """Lower-cased NFC text; NFC computed only for the documents it could change."""
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     text = pc.fill_null(text.cast(pa.large_string()), "")
     if pc.all(pc.string_is_ascii(text)).as_py() in (True, None):
         return pc.ascii_lower(text)
     data, offsets = utf8_buffers(text)
-    lead, cp, _ = _codepoints(data)
+    lead, cp, _ = multibyte_codepoints(data)
     lowered = pc.utf8_lower(text)
     odd = lead[~is_nfc_inert(cp)]
     if len(odd) == 0:
@@ -153,7 +153,7 @@ def _word_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (0 for continuation bytes)."""
     is_word = _ASCII_WORD[data]
     char_len = (data < 0x80).astype(np.int8)
-    lead, cp, length = _codepoints(data)
+    lead, cp, length = multibyte_codepoints(data)
     if len(lead):
         word = is_word_char(cp)
         char_len[lead] = length
@@ -166,7 +166,7 @@ def _word_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def byte_words(text: pa.Array | pa.ChunkedArray, mode: str = "word") -> ByteWords:
     """The words of every document (``mode="char"``: every word character alone, for scripts
     written without spaces)."""
-    data, offsets = utf8_buffers(_prepared(text))
+    data, offsets = utf8_buffers(lower_nfc(text))
     is_word, char_len = _word_bytes(data)
     if mode == "char":
         starts = np.flatnonzero(is_word & (char_len > 0))

@@ -1,18 +1,25 @@
 """dedup_paragraphs: repeated paragraphs and boilerplate lines across shards are cut, the first
 occurrence kept by a rule that does not depend on sharding; the same output with 1 and 2 workers
-and two shardings; the kept fraction is right."""
+and two shardings; the kept fraction is right.  Its vectorised parts equal their plain
+references on random texts: the cut texts equal a Python rebuild, the units found in place
+equal Arrow's split, and the normal form's hashes equal those of Arrow's normal form."""
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from dataprep import Pipeline
+from dataprep.dedup.unit_hashes import arrow_normal_form, normal_hashes, span_hashes, unit_hashes
 from dataprep.report.inspection import read_table
-from dataprep.transforms.dedup_paragraphs import rebuild
+from dataprep.text.hashing import string_hashes, utf8_buffers
+from dataprep.text.text_units import PARAGRAPH_BREAK, cut_units, split_units
 from tests.conftest import output_bytes
 
 SHARED = "This paragraph is copied into many documents of the corpus, word for word, as news sites syndicate."
@@ -79,9 +86,76 @@ def test_the_same_output_whatever_the_workers_and_the_sharding(tmp_path: Path) -
     assert rows(one) == rows(coarse)
 
 
-def test_rebuild_keeps_each_unit_with_its_break() -> None:
+def _rebuild(text: str, cut: set[int], unit: str) -> str:
+    """The plain reference: ``text`` without the units in ``cut``, each kept unit with the break
+    that followed it but the last one kept."""
+    if unit == "line":
+        return "\n".join(line for i, line in enumerate(text.split("\n")) if i not in cut)
+    parts = re.split(f"({PARAGRAPH_BREAK})", text)  # paragraphs at even positions, their breaks between
+    kept = [i for i in range((len(parts) + 1) // 2) if i not in cut]
+    return "".join(parts[2 * i] + (parts[2 * i + 1] if j < len(kept) - 1 else "") for j, i in enumerate(kept))
+
+
+def _cut(texts: list[str], cut: dict[int, set[int]], unit: str) -> list[str]:
+    rows = np.array([i for i in sorted(cut) for _ in sorted(cut[i])], dtype=np.int64)
+    units = np.array([u for i in sorted(cut) for u in sorted(cut[i])], dtype=np.int64)
+    return cut_units(pa.array(texts, pa.large_string()), rows, units, unit).to_pylist()
+
+
+def test_cut_texts_keep_each_unit_with_its_break() -> None:
     text = "one\n\ntwo\n \nthree\n\n\nfour"
-    assert rebuild(text, {1}, "paragraph") == "one\n\nthree\n\n\nfour"
-    assert rebuild(text, {3}, "paragraph") == "one\n\ntwo\n \nthree"
-    assert rebuild(text, {0, 1, 2, 3}, "paragraph") == ""
-    assert rebuild("a\nb\nc\n", {1}, "line") == "a\nc\n"
+    assert _cut([text], {0: {1}}, "paragraph") == ["one\n\nthree\n\n\nfour"]
+    assert _cut([text], {0: {3}}, "paragraph") == ["one\n\ntwo\n \nthree"]
+    assert _cut([text], {0: {0, 1, 2, 3}}, "paragraph") == [""]
+    assert _cut(["a\nb\nc\n", "x"], {0: {1}}, "line") == ["a\nc\n", "x"]
+    with pytest.raises(ValueError, match="beyond"):
+        _cut(["a\nb"], {0: {2}}, "line")
+
+
+SPICE = list("abcXYZ \t\n\n\x0b\x0c\r\x1c\x1f.,") + ["é", "É", "e\u0301", "\u00a0", "\u2028", "ß", "İ", "\u3000", "中",
+                                                     "\u0085", "\u205f", "\u2009"]
+
+
+def _texts(rng: random.Random, ascii_only: bool) -> list[str]:
+    alphabet = SPICE[:17] if ascii_only else SPICE
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(rng.randint(1, 10))]
+
+
+def test_vectorised_units_equal_their_references_on_random_texts() -> None:
+    rng = random.Random(5)
+    for trial in range(400):
+        texts = _texts(rng, ascii_only=trial % 2 == 0)
+        arr = pa.array(texts, pa.large_string())
+        # the normal form: NumPy white space after Arrow's lower case and NFC == Arrow's kernels
+        h1, h2, nonempty = normal_hashes(arr)
+        reference = arrow_normal_form(arr)
+        data, offsets = utf8_buffers(reference)
+        assert (nonempty == (offsets[1:] > offsets[:-1])).all(), texts
+        r1, r2 = span_hashes(data, offsets[:-1][nonempty], offsets[1:][nonempty])
+        assert (h1[nonempty] == r1).all() and (h2[nonempty] == r2).all(), texts
+        assert (h1[nonempty] == string_hashes(reference.filter(pa.array(nonempty)))).all()
+        assert not (h1[nonempty] == h2[nonempty]).any()
+        for unit in ("line", "paragraph"):
+            # units found in place == Arrow's split, hashed one by one
+            values, docs, index = split_units(arr, unit)
+            v1, v2, keep = normal_hashes(values)
+            g1, g2, g_docs, g_index = unit_hashes(arr, unit)
+            assert (g1 == v1[keep]).all() and (g2 == v2[keep]).all(), (texts, unit)
+            assert (g_docs == docs[keep]).all() and (g_index == index[keep]).all(), (texts, unit)
+            # cut texts == the Python rebuild
+            counts = np.bincount(docs, minlength=len(texts))
+            cut = {i: {u for u in range(counts[i]) if rng.random() < 0.4} for i in range(len(texts))}
+            assert _cut(texts, cut, unit) == [_rebuild(t, cut[i], unit) for i, t in enumerate(texts)], (texts, unit)
+
+
+def test_the_pair_walk_equals_two_single_walks() -> None:
+    from dataprep.text.hashing import word_hash_pair, word_hashes
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 256, 10_000).astype(np.uint8)
+    starts = rng.integers(0, 9_000, 3_000)
+    ends = np.minimum(starts + rng.integers(0, 300, 3_000), len(data))
+    first, second = word_hash_pair(data, starts, ends, 12345)
+    assert (first == word_hashes(data, starts, ends)).all()
+    assert (second == word_hashes(data, starts, ends, seed=12345)).all()
+    assert (first != second).all()
