@@ -35,6 +35,9 @@ HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xhtml", "text/x
 CONTAINER_TAG = re.compile(r"<(/?)(?:div|span|section|article|table|tbody|tr|td|ul|ol|li|a|b|i|em|strong|font|center|"
                            r"blockquote|form|main|header|footer|nav|aside|dl|dd|dt|pre|code|p)[\s>]", re.IGNORECASE)
 FAILED = {TIMEOUT: "extract:timeout", CRASHED: "extract:crashed", ERROR: "extract:error"}
+#: run once by each sandbox child before its first page: the engines set themselves up on their first call
+WARMUP_PAGE = ("<html><head><title>t</title></head><body><article><p>A paragraph of a few words.</p>"
+               "</article></body></html>")
 
 
 class ExtractParams(Params):
@@ -66,7 +69,8 @@ class Extract(Transform):
         local = self.__dict__.setdefault("_sandboxes", threading.local())
         box = getattr(local, "box", None)
         if box is None:
-            box = local.box = Sandbox("dataprep.text.html_extract:extract_page", self._config(), self.params.timeout_s)
+            box = local.box = Sandbox("dataprep.text.html_extract:extract_page", self._config(), self.params.timeout_s,
+                                      warmup=WARMUP_PAGE)
         return box
 
     def _extract(self, pages: list[str]) -> list[tuple[str, tuple[str, str | None] | None]]:

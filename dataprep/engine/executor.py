@@ -15,22 +15,20 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from dataprep.config.recipe import ExecutorSpec
+from dataprep.engine.malloc_tuning import MMAP_THRESHOLD, TRIM_THRESHOLD
 
 if TYPE_CHECKING:  # imported when a cluster starts (importing distributed costs ~0.3 s)
     import distributed
 
 # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which also turns off glibc's
-# adaptive mmap threshold: every NumPy temporary over 128 KB is then mmap-ed and unmapped, its
-# pages faulted in again and again (3x slower MinHash signatures, measured).  Allocations up to
-# 32 MB (glibc's own adaptive ceiling) come from the heap again; trimming stays on.
+# adaptive mmap threshold (see dataprep.engine.malloc_tuning); worker processes get the heap
+# back for allocations up to MMAP_THRESHOLD, and trimming stays on.
 # Arrow allocates from that same glibc heap rather than its bundled mimalloc, which returned
 # and re-faulted its large blocks: on the MinHash benchmark mimalloc cost twice the system
 # time (0.28 s against 0.16 s of CPU) and a third more peak RSS (277 MB against 200 MB), measured.
-WORKER_ENV = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "ARROW_DEFAULT_MEMORY_POOL": "system"}
-# Workers run as threads of this process (processes: false): the same, set with mallopt, and
-# freed memory up to 64 MB kept at the top of the heap rather than trimmed and faulted in again
-# batch after batch (a third fewer page faults on the MinHash benchmark, measured).
-_MALLOPT = {-3: 32 << 20, -1: 64 << 20}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+WORKER_ENV = {"MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD, "ARROW_DEFAULT_MEMORY_POOL": "system"}
+# Workers run as threads of this process (processes: false): both settings, with mallopt
+_MALLOPT = {-3: MMAP_THRESHOLD, -1: TRIM_THRESHOLD}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
 
 
 def _tune_malloc_here() -> None:

@@ -35,6 +35,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from dataprep.engine.malloc_tuning import CHILD_ENV
+
 OK, TIMEOUT, CRASHED, ERROR = "ok", "timeout", "crashed", "error"
 START_TIMEOUT_S = 120.0  # for the child to import the function (a cold import on a loaded machine)
 _HEADER = struct.Struct("<Q")
@@ -92,8 +94,11 @@ def _kill(proc: subprocess.Popen) -> None:
 class Sandbox:
     """``fn(item, **config)`` in a child process, ``fn`` named ``"module:function"``."""
 
-    def __init__(self, fn: str, config: dict[str, Any], timeout_s: float) -> None:
-        self.fn, self.config, self.timeout_s = fn, config, timeout_s
+    def __init__(self, fn: str, config: dict[str, Any], timeout_s: float, warmup: Any = None) -> None:
+        """``warmup``: an item the child runs once before it says it is ready (within the start
+        limit, not ``timeout_s``), so that a library's lazy set-up on its first call is not
+        charged to the first real item; an exception there is a :class:`SandboxError`."""
+        self.fn, self.config, self.timeout_s, self.warmup = fn, config, timeout_s, warmup
         self._proc: subprocess.Popen | None = None
         self._reader: _FrameReader | None = None
         self.started = 0  # children started, for tests and logs
@@ -109,12 +114,14 @@ class Sandbox:
     def _start(self) -> None:
         # ``-c`` and the parent's own sys.path: the child imports what the parent imports (an
         # editable checkout, a wheel), whatever its working directory holds
+        # and the heap settings of the workers: the child's large allocations come from the heap
         self._proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(os.getpid()), json.dumps(sys.path)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                                      env={**os.environ, **CHILD_ENV})
         self._slot[0] = self._proc
         self._reader = _FrameReader(self._proc.stdout.fileno())
         self.started += 1
-        _write_frame(self._proc.stdin.fileno(), (self.fn, self.config))
+        _write_frame(self._proc.stdin.fileno(), (self.fn, self.config, self.warmup))
         status, answer = self._reader.read(START_TIMEOUT_S)
         if status != OK or answer[0] != OK:
             self._stop()
@@ -172,11 +179,13 @@ def _child(parent: int) -> None:
     try:
         module, _, name = init[0].partition(":")
         fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+        config = init[1]
+        if init[2] is not None:
+            fn(init[2], **config)
     except Exception as exc:  # noqa: BLE001 - the parent raises it
         _write_frame(stdout, (ERROR, f"{type(exc).__name__}: {exc}"))
         return
     _write_frame(stdout, (OK, None))
-    config = init[1]
     while True:
         status, items = reader.read(None)
         if status != OK:

@@ -45,6 +45,17 @@ def test_a_dropped_sandbox_ends_its_child() -> None:
     assert not [p for p in _children() if p.pid not in before]
 
 
+def test_the_warmup_runs_before_the_first_item_and_is_not_timed_against_it() -> None:
+    box = Sandbox("tests.helpers.sandbox_work:work", {}, timeout_s=1.0, warmup="slow")  # 1.5 s, once
+    from dataprep.engine.malloc_tuning import MMAP_THRESHOLD
+
+    assert box.map(["x", "env"]) == [(OK, "X"), (OK, str(MMAP_THRESHOLD))]  # and the workers' heap settings
+    assert box.started == 1
+    broken = Sandbox("tests.helpers.sandbox_work:work", {}, timeout_s=1.0, warmup="boom")
+    with pytest.raises(SandboxError, match="ValueError: no good"):
+        broken.map(["x"])
+
+
 def test_a_function_the_child_cannot_import_is_an_error_not_a_crash_per_item() -> None:
     before = {p.pid for p in _children()}
     box = Sandbox("tests.helpers.no_such_module:work", {}, timeout_s=5.0)
