@@ -90,11 +90,12 @@ def cut_units(texts: pa.Array, rows: np.ndarray, units: np.ndarray, unit: str) -
             raise ValueError("a unit index beyond its text's units")
         keep[first[rows] + 2 * units] = False
     is_unit = position % 2 == 0
-    kept_units = np.flatnonzero(is_unit & keep)
+    kept_units = np.flatnonzero(is_unit & keep)  # ascending, so grouped by text
+    last = kept_units[np.diff(text_of[kept_units], append=n) != 0]  # each text's last kept unit
     last_kept = np.full(n, -1, dtype=np.int64)
-    last_kept[text_of[kept_units]] = kept_units  # ascending: the last write per text is its last kept unit
-    is_break = ~is_unit
-    keep[is_break] = keep[np.flatnonzero(is_break) - 1] & (np.flatnonzero(is_break) < last_kept[text_of[is_break]])
+    last_kept[text_of[last]] = last
+    breaks_at = np.flatnonzero(~is_unit)  # a break stays after a kept unit that a kept unit follows
+    keep[breaks_at] = keep[breaks_at - 1] & (breaks_at < last_kept[text_of[breaks_at]])
     lists = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(text_of[keep], minlength=n), out=lists[1:])
     joined = pa.LargeListArray.from_arrays(pa.array(lists), pieces.filter(pa.array(keep)))
