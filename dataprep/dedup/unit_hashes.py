@@ -1,14 +1,14 @@
 """Two 64-bit hashes of the normal form of every string of a batch (lines, paragraphs), vectorised.
 
-The normal form is NFC, lower case, every run of Unicode white space made one space, trimmed:
-:func:`arrow_normal_form`, the reference, is four Arrow kernels and a list split-and-join per
-string, and the split-and-join costs most of it.  :func:`normal_hashes` takes only lower case and
-NFC from Arrow (:func:`dataprep.dedup.byte_words.lower_nfc`, NFC only where it could change a
-string) and does the white space with NumPy over the lower-cased bytes
+The normal form is NFC, lower case, every run of Unicode white space made one space, trimmed.
+In Arrow it is four kernels and a list split-and-join per string, and the split-and-join costs
+most of it.  :func:`unit_hashes` takes only lower case and NFC from Arrow
+(:func:`dataprep.dedup.byte_words.lower_nfc`, NFC only where it could change a string) and does
+the white space with NumPy over the lower-cased bytes
 (:func:`normal_form_bytes`): a white-space character (the ten ASCII bytes and the 19 other code
 points that Arrow's and Python's splits agree on) that follows another, or starts or ends a
 string, is dropped, and the rest become one space.  The result is tested byte for byte against
-the reference on random mixtures.  Written by hand because no library normalises and hashes the
+Arrow's kernels on random mixtures.  Written by hand because no library normalises and hashes the
 strings of an Arrow buffer without a Python loop per string.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dataprep.dedup.byte_words import lower_nfc, multibyte_codepoints
 from dataprep.text.hashing import fmix64, utf8_buffers, word_hash_pair
@@ -31,13 +30,6 @@ ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 #: spaces, line and paragraph separators, narrow no-break, medium mathematical, ideographic)
 UNICODE_SPACE = np.array([0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
 SECOND_SEED = 0x5BD1E9955BD1E995  # the second hash's start: an independent walk over the same bytes
-
-
-def arrow_normal_form(strings: pa.Array) -> pa.Array:
-    """The reference normal form, in Arrow kernels: NFC, lower case, white space runs made one
-    space, trimmed."""
-    strings = pc.utf8_trim_whitespace(pc.utf8_lower(pc.utf8_normalize(strings, "NFC")))
-    return pc.binary_join(pc.utf8_split_whitespace(strings), pa.scalar(" ", strings.type))
 
 
 def normal_form_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,21 +66,6 @@ def span_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
     :func:`dataprep.text.hashing.string_hashes`' of the span, the second another seed's."""
     h1, h2 = word_hash_pair(data, starts, ends, SECOND_SEED)
     return fmix64(h1), fmix64(h2)
-
-
-def normal_hashes(strings: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every string: two 64-bit hashes (uint64) of its normal form, and whether that form is
-    non-empty (bool; the hashes of an empty form are 0)."""
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
-    n = len(strings)
-    h1, h2 = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
-    if not n:
-        return h1, h2, np.zeros(0, bool)
-    out, starts, ends = normal_form_bytes(*utf8_buffers(lower_nfc(strings)))
-    nonempty = ends > starts
-    h1[nonempty], h2[nonempty] = span_hashes(out, starts[nonempty], ends[nonempty])
-    return h1, h2, nonempty
 
 
 def unit_hashes(texts: pa.Array | pa.ChunkedArray, unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

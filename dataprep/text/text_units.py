@@ -2,8 +2,8 @@
 
 A text is a sequence of *units* separated by *breaks*: for ``line``, a break is one ``\\n``; for
 ``paragraph``, a break is a run of line breaks with nothing but blanks (space, tab, CR, FF, VT)
-between them, :data:`PARAGRAPH_BREAK`.  :func:`split_units` gives the units as Arrow's regex
-split does; :func:`cut_units` rebuilds texts without some of them, each kept unit keeping the
+between them, :data:`PARAGRAPH_BREAK` (the units are those of a regex split on it; tested
+against Arrow's); :func:`cut_units` rebuilds texts without some of them, each kept unit keeping the
 break that followed it but the last one kept.
 
 The breaks are found with NumPy over the texts' bytes (a paragraph break is a chain of line
@@ -23,21 +23,6 @@ from dataprep.text.hashing import utf8_buffers
 PARAGRAPH_BREAK = r"\n(?:[ \t\r\f\v]*\n)+"
 _NOT_BLANK = np.ones(256, dtype=bool)
 _NOT_BLANK[[9, 11, 12, 13, 32]] = False  # tab, VT, FF, CR, space (a line feed counts as not blank)
-
-
-def split_units(text: pa.Array | pa.ChunkedArray, unit: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Every unit of every text (the values), the text (row) of each, and its index in it."""
-    if unit == "line":
-        split = pc.split_pattern(text, "\n")
-    else:
-        split = pc.split_pattern_regex(text, PARAGRAPH_BREAK)
-    if isinstance(split, pa.ChunkedArray):
-        split = split.combine_chunks()
-    values = pc.list_flatten(split)
-    docs = np.asarray(pc.list_parent_indices(split), dtype=np.int64)
-    offsets = np.asarray(split.offsets, dtype=np.int64)
-    index = np.arange(len(values), dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], np.diff(offsets))
-    return values, docs, index
 
 
 def breaks(data: np.ndarray, offsets: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,8 +46,7 @@ def breaks(data: np.ndarray, offsets: np.ndarray, unit: str) -> tuple[np.ndarray
 def unit_bounds(data: np.ndarray, offsets: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bounds, text, index): every unit of the texts given as (bytes, offsets from 0) as
     ``data[bounds[i]:bounds[i + 1]]`` *with the break before it* (white space only, for
-    measures that trim it), the text (row) of each and its index in it -- the units of
-    :func:`split_units`, without copying them out."""
+    measures that trim it), the text (row) of each and its index in it, without copying them out."""
     start, _, row = breaks(data, offsets, unit)
     n = len(offsets) - 1
     per_text = np.bincount(row, minlength=n) + 1

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from dataprep import Pipeline
-from dataprep.dedup.unit_hashes import arrow_normal_form, normal_hashes, span_hashes, unit_hashes
+from dataprep.dedup.byte_words import lower_nfc
+from dataprep.dedup.unit_hashes import normal_form_bytes, span_hashes, unit_hashes
 from dataprep.report.inspection import read_table
 from dataprep.text.hashing import string_hashes, utf8_buffers
-from dataprep.text.text_units import PARAGRAPH_BREAK, cut_units, split_units
+from dataprep.text.text_units import PARAGRAPH_BREAK, cut_units
 from tests.conftest import output_bytes
 
 SHARED = "This paragraph is copied into many documents of the corpus, word for word, as news sites syndicate."
@@ -86,6 +88,30 @@ def test_the_same_output_whatever_the_workers_and_the_sharding(tmp_path: Path) -
     assert rows(one) == rows(coarse)
 
 
+def _arrow_normal_form(strings: pa.Array) -> pa.Array:
+    """The reference normal form, in Arrow's kernels: NFC, lower case, white space runs made one
+    space, trimmed."""
+    strings = pc.utf8_trim_whitespace(pc.utf8_lower(pc.utf8_normalize(strings, "NFC")))
+    return pc.binary_join(pc.utf8_split_whitespace(strings), pa.scalar(" ", strings.type))
+
+
+def _split_units(text: pa.Array, unit: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The reference units: Arrow's split (values, the text of each, its index in it)."""
+    split = pc.split_pattern(text, "\n") if unit == "line" else pc.split_pattern_regex(text, PARAGRAPH_BREAK)
+    docs = np.asarray(pc.list_parent_indices(split), dtype=np.int64)
+    offsets = np.asarray(split.offsets, dtype=np.int64)
+    return pc.list_flatten(split), docs, np.arange(len(docs)) - (offsets[:-1] - offsets[0])[docs]
+
+
+def _normal_hashes(strings: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The library's normal form of each whole string, hashed: (h1, h2, non-empty)."""
+    out, starts, ends = normal_form_bytes(*utf8_buffers(lower_nfc(strings)))
+    nonempty = ends > starts
+    h1, h2 = np.zeros(len(strings), np.uint64), np.zeros(len(strings), np.uint64)
+    h1[nonempty], h2[nonempty] = span_hashes(out, starts[nonempty], ends[nonempty])
+    return h1, h2, nonempty
+
+
 def _rebuild(text: str, cut: set[int], unit: str) -> str:
     """The plain reference: ``text`` without the units in ``cut``, each kept unit with the break
     that followed it but the last one kept."""
@@ -127,8 +153,8 @@ def test_vectorised_units_equal_their_references_on_random_texts() -> None:
         texts = _texts(rng, ascii_only=trial % 2 == 0)
         arr = pa.array(texts, pa.large_string())
         # the normal form: NumPy white space after Arrow's lower case and NFC == Arrow's kernels
-        h1, h2, nonempty = normal_hashes(arr)
-        reference = arrow_normal_form(arr)
+        h1, h2, nonempty = _normal_hashes(arr)
+        reference = _arrow_normal_form(arr)
         data, offsets = utf8_buffers(reference)
         assert (nonempty == (offsets[1:] > offsets[:-1])).all(), texts
         r1, r2 = span_hashes(data, offsets[:-1][nonempty], offsets[1:][nonempty])
@@ -137,8 +163,8 @@ def test_vectorised_units_equal_their_references_on_random_texts() -> None:
         assert not (h1[nonempty] == h2[nonempty]).any()
         for unit in ("line", "paragraph"):
             # units found in place == Arrow's split, hashed one by one
-            values, docs, index = split_units(arr, unit)
-            v1, v2, keep = normal_hashes(values)
+            values, docs, index = _split_units(arr, unit)
+            v1, v2, keep = _normal_hashes(values)
             g1, g2, g_docs, g_index = unit_hashes(arr, unit)
             assert (g1 == v1[keep]).all() and (g2 == v2[keep]).all(), (texts, unit)
             assert (g_docs == docs[keep]).all() and (g_index == index[keep]).all(), (texts, unit)
