@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -12,15 +13,20 @@ from dataprep.config.errors import ConfigError
 TRAIN_MODULES = ("torch", "matplotlib")
 
 
+def _refuse(message: str) -> NoReturn:
+    """Exit 2 with ``error: message`` on stderr: the input was refused, no traceback."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
 def require_train_extra(command: str) -> None:
     """Exit with a usage error naming the extra when the trainer's libraries are not installed."""
     import importlib.util
 
     missing = [m for m in TRAIN_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        click.echo(f"error: {command} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
-                   "installed: pip install 'dataprep[train]'", err=True)
-        sys.exit(2)
+        _refuse(f"{command} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
+                "installed: pip install 'dataprep[train]'")
 
 
 class _TrainGroup(click.Group):
@@ -86,8 +92,7 @@ def fit(config: str, nproc: int, overrides: tuple[str, ...], resume: bool, debug
     except ConfigError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _refuse(str(exc))
     if under_torchrun():
         run_this_rank(cfg, resume)
         return
@@ -125,8 +130,7 @@ def export(checkpoint: str, output: str, debug: bool) -> None:
     except (CheckpointError, FileNotFoundError) as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _refuse(str(exc))
     click.echo(f"exported: {out} (model.safetensors, config.json, tokenizer.json)")
 
 
@@ -221,8 +225,7 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
                         optimizer=optimizer)
         actions = rank_actions(name, ranks, microbatches, v, costs=costs, limit=limit)
     except (ScheduleError, ScheduleInfeasible) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _refuse(str(exc))
     sim = run_simulation(actions, spec.stage_to_rank(ranks), ranks * v, costs, sync=not no_sync)
     click.echo(f"{name}: {ranks} ranks x {v} stage{'s' if v > 1 else ''}, {microbatches} microbatches, "
                f"F={tf} B={tb} W={tw} comm={comm}{' (no optimizer barrier)' if no_sync else ''}")
@@ -250,8 +253,7 @@ def _load_for_model(config: str, ranks: int | None, vocab: int | None):  # noqa:
             raise click.UsageError("give --stages P (or parallel.pp in the config)")
         return cfg, gpt_config(cfg, vocab or run_vocabulary(cfg, config)), pp
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _refuse(str(exc))
 
 
 def _simulate_config(config: str, name: str | None, ranks: int | None, microbatches: int | None,
@@ -274,11 +276,9 @@ def _simulate_config(config: str, name: str | None, ranks: int | None, microbatc
     try:
         row, sim = evaluate(gpt, name, pp, v, m, batch, budget, precision=cfg.precision, dp=cfg.parallel.dp, comm=comm)
     except (ScheduleError, PartitionError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _refuse(str(exc))
     if sim is None:
-        click.echo(f"error: {row.note}", err=True)
-        sys.exit(2)
+        _refuse(str(row.note))
     click.echo(f"{name}: {pp} ranks x {v} stage(s), {m} microbatches of {batch // m} sequences, {gpt.layers} layers, "
                f"d_model {gpt.d_model}, vocab {gpt.vocab_size}, {cfg.precision}, dp {cfg.parallel.dp}; "
                f"costs from FLOPs at 1 TFLOP/s")
@@ -323,8 +323,7 @@ def _search(config: str | None, ranks: int | None, microbatches: int | None, mem
     try:
         win = best(rows, memory * 2 ** 30)
     except NothingFits as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _refuse(str(exc))
     click.echo(f"best: {win.schedule} with {win.stages_per_rank} stage(s) per rank and {win.microbatches} "
                f"microbatches (pipeline.schedule: {win.schedule}, pipeline.stages_per_rank: {win.stages_per_rank}, "
                f"data.microbatches: {win.microbatches})")
