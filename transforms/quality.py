@@ -401,30 +401,41 @@ def _top_ngram_chars(codes: np.ndarray, parents: np.ndarray, cum: np.ndarray, n:
 def _dup_ngram_chars(codes: np.ndarray, parents: np.ndarray, lengths: np.ndarray, ns: list[int],
                      n_docs: int) -> dict[int, np.ndarray]:
     """Per document and n: characters in n-grams that repeat an earlier one, scanning left to
-    right and skipping past each repeat (Gopher's definition, sequential by nature).  The scan
-    runs only for the documents that repeat at least one n-gram of that n; the others are 0."""
+    right and skipping past each repeat (Gopher's definition, sequential by nature).
+
+    Only the n-grams that occur more than once in their document take part in the scan: one seen
+    once can never be a repeat, and whether it was skipped or recorded changes nothing else.  The
+    scan over those runs through every document at once (ids are per document, and a skip never
+    reaches past a document's last n-gram into the next), and each longer n looks only where the
+    shorter one repeated."""
     out = {n: np.zeros(n_docs, np.float64) for n in ns}
     cum = np.concatenate([[0], np.cumsum(lengths)])
+    where = None
     for n in ns:
-        ids, starts, docs = ngram_ids(codes, parents, n)
+        ids, starts, docs = ngram_ids(codes, parents, n, where)
         if len(ids) == 0:
-            continue
+            break
         repeats = np.bincount(ids)[ids] > 1
-        candidates = np.unique(docs[repeats])
-        if len(candidates) == 0:
+        if not repeats.any():
             break  # no repeated n-gram anywhere: none of any longer n either
-        bounds = np.searchsorted(docs, np.stack([candidates, candidates + 1]))
-        for doc, (a, b) in zip(candidates.tolist(), bounds.T.tolist()):
-            grams = ids[a:b].tolist()
-            first = int(starts[a])
-            seen: set[int] = set()
-            repeated, i = 0, 0
-            while i < len(grams):
-                if grams[i] in seen:
-                    repeated += int(cum[first + i + n] - cum[first + i])
-                    i += n
-                else:
-                    seen.add(grams[i])
-                    i += 1
-            out[n][doc] = repeated
+        where, ids, docs = starts[repeats], ids[repeats], docs[repeats]
+        hits = _scan_repeats(where.tolist(), ids.tolist(), n)
+        at = where[hits]
+        out[n] = np.bincount(docs[hits], weights=(cum[at + n] - cum[at]).astype(np.float64),
+                             minlength=n_docs)[:n_docs]
     return out
+
+
+def _scan_repeats(starts: list[int], ids: list[int], n: int) -> np.ndarray:
+    """Indices of the n-grams Gopher's scan counts as repeats: seen before at a visited position,
+    itself not skipped (a repeat at p skips the positions before p + n)."""
+    hits, seen, skip_to = [], set(), -1
+    for k, (start, gram) in enumerate(zip(starts, ids)):
+        if start < skip_to:
+            continue
+        if gram in seen:
+            hits.append(k)
+            skip_to = start + n
+        else:
+            seen.add(gram)
+    return np.asarray(hits, dtype=np.int64)

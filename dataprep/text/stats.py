@@ -179,15 +179,18 @@ def duplicates(pieces: pa.Array, parents: np.ndarray, n_docs: int) -> tuple[np.n
     return count.astype(np.int64), chars.astype(np.int64)
 
 
-def ngram_ids(codes: np.ndarray, parents: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ngram_ids(codes: np.ndarray, parents: np.ndarray, n: int,
+              starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ids of the word n-grams that lie within one document: (ids, start positions, docs).
 
     Equal n-grams of the same document get the same id.  N-grams are hashed to 64 bits
     (multiply-xor over the word codes and the document), so two different n-grams share an id
-    only with probability ~2^-64 per pair; ids are then made dense with one 1-D sort."""
+    only with probability ~2^-64 per pair; ids are then made dense with one 1-D sort.
+    ``starts``: only the n-grams starting there (ascending word positions), e.g. those whose
+    shorter prefix repeats -- an n-gram can repeat only where its (n-1)-word prefix does."""
     if len(codes) < n:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    starts = np.arange(len(codes) - n + 1)
+    starts = np.arange(len(codes) - n + 1) if starts is None else starts[starts <= len(codes) - n]
     starts = starts[parents[starts] == parents[starts + n - 1]]
     with np.errstate(over="ignore"):
         h = parents[starts].astype(np.uint64) * MIX

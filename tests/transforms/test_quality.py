@@ -310,3 +310,36 @@ def test_one_stage_with_a_preset_list_decides_as_the_presets_as_separate_stages(
     # the list's order is the order the rule sets run in
     assert Quality(preset=["fineweb", "c4"]).params.rule_order() == ["fineweb", "c4"]
     assert Quality(preset="c4", gopher_quality={}).params.rule_order() == ["c4", "gopher_quality"]
+
+
+def gopher_repeated_chars(words: list[str], n: int) -> int:
+    """Gopher's duplicated n-gram characters, as its paper and datatrove define them: scan left
+    to right; an n-gram seen before counts its characters and the scan jumps past it."""
+    seen, repeated, i = set(), 0, 0
+    while i < len(words) - n + 1:
+        gram = tuple(words[i:i + n])
+        if gram in seen:
+            repeated += sum(map(len, gram))
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return repeated
+
+
+def test_duplicated_ngram_fractions_equal_gophers_sequential_scan():
+    """Random texts over a few words (repeats everywhere, overlapping, across documents of one
+    batch) give exactly the fractions of the plain scan, for every n."""
+    import random
+
+    rng = random.Random(5)
+    vocabulary = ["ab", "cde", "f", "ghij", "kl", "mnopq"]
+    texts = [" ".join(rng.choice(vocabulary[:rng.randint(2, 6)]) for _ in range(rng.randint(1, 300)))
+             for _ in range(300)]
+    ns = [5, 6, 7, 8, 9, 10]
+    out = _only("gopher_repetition", dup_ngram_char_frac=dict.fromkeys(ns, 1.0)).process(docs(texts))
+    assert out.kept.num_rows == len(texts)
+    for n in ns:
+        got = out.kept.column(f"quality_dup_{n}gram_char_frac").to_pylist()
+        want = [gopher_repeated_chars(t.split(), n) / len(t) for t in texts]
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-7), n
