@@ -190,14 +190,13 @@ print(json.dumps({"architecture": type(model).__name__, "round_trip": tokenizer.
 def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path, tokens_run: Path,
                                                                 trained: Path) -> None:
     """The 30-step pp 2 / 1f1b run's step-20 checkpoint.  Resumed unchanged, step 21 is bit for bit
-    the uninterrupted run's; loaded into pp 1, dp 2 x pp 1, dp 2 x pp 2, v-half and the schedule
-    ``auto`` picks, step 21's loss is
-    the same within fp32 tolerance -- and dp 2 x pp 1 equals dp 1 x pp 1 on the same global batch.
+    the uninterrupted run's; loaded into one process (no pipeline), dp 2 x pp 2, v-half and the
+    schedule ``auto`` picks, step 21's loss and gradient norm are the same within fp32 tolerance.
     (Step 21's loss and gradient norm come before its update, so the shorter runs' LR schedule,
     which ends at their step 21, does not enter.)"""
     reference = metrics(trained)
     step21 = {}
-    for name, nproc, changes in [("same", 2, {"steps": 30}), ("pp1", 1, {}), ("dp2pp1", 2, {"parallel.dp": 2}),
+    for name, nproc, changes in [("same", 2, {"steps": 30}), ("pp1", 1, {}),
                                  ("dp2pp2", 4, {"parallel.dp": 2}), ("vhalf", 2, {"pipeline.schedule": "v-half"}),
                                  ("auto", 2, {"pipeline.schedule": "auto", "pipeline.memory_per_rank": 1})]:
         if name == "same":  # the run stopped after its step-20 checkpoint: its folder without what came later
@@ -223,8 +222,6 @@ def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path,
         else:
             assert step21[name]["loss"] == pytest.approx(reference[20]["loss"], rel=1e-5), name
             assert step21[name]["grad_norm"] == pytest.approx(reference[20]["grad_norm"], rel=1e-4), name
-    assert step21["dp2pp1"]["loss"] == pytest.approx(step21["pp1"]["loss"], rel=1e-5)
-    assert step21["dp2pp1"]["grad_norm"] == pytest.approx(step21["pp1"]["grad_norm"], rel=1e-4)
 
 
 def test_config_errors_stop_before_any_rank_starts(tmp_path: Path, tokens_run: Path) -> None:
