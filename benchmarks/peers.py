@@ -12,8 +12,11 @@ from pathlib import Path
 from corpus import WORK
 
 VENV = WORK / "venv-peers"
-# spacy: the word tokenizer of datatrove's sentence dedup
-PACKAGES = ["datatrove[processing]==0.10.1", "datasketch", "pyarrow", "orjson", "spacy"]
+# spacy: the word tokenizer of datatrove's sentence dedup; [io] (warcio, faust-cchardet, python-magic)
+# and lxml_html_clean (trafilatura 1.x with lxml 5+): its WarcReader and Trafilatura extractor;
+# aiohttp, requests: its model cache names a cached model by its URL through fsspec's HTTP filesystem
+PACKAGES = ["datatrove[processing,io]==0.10.1", "lxml_html_clean", "aiohttp", "requests", "datasketch", "pyarrow",
+            "orjson", "spacy"]
 
 
 def peer_python() -> Path:

@@ -51,7 +51,8 @@ _PAGES: list[tuple[str, list[str], list[int]]] = []  # (relative path, pieces, i
 
 def _record(kind: bytes, uri: bytes, rid: str, payload: bytes) -> bytes:
     head = (b"WARC/1.0\r\nWARC-Type: " + kind + b"\r\nWARC-Record-ID: <urn:uuid:" + rid.encode() +
-            b">\r\nWARC-Target-URI: " + uri + b"\r\nWARC-Identified-Payload-Type: text/html\r\n"
+            b">\r\nWARC-Target-URI: " + uri + b"\r\nWARC-Date: 2024-12-01T00:00:00Z"
+            b"\r\nWARC-Identified-Payload-Type: text/html\r\n"
             b"Content-Type: application/http; msgtype=" + kind + b"\r\nContent-Length: " +
             str(len(payload)).encode() + b"\r\n\r\n")
     return gzip.compress(head + payload + b"\r\n\r\n", compresslevel=6)
@@ -102,7 +103,7 @@ def _write_copy(args: tuple[int, Path, int]) -> int:
 
 def warc_corpus(copies: int, seed: int = 7) -> Path:
     """``copies`` .warc.gz files of the Debian pages (built once, in 2 processes)."""
-    target = WORK / "warc" / f"python-doc-x{copies}"
+    target = WORK / "warc" / f"python-doc-v2-x{copies}"  # v2: records carry a WARC-Date
     target.mkdir(parents=True, exist_ok=True)
     todo = [(c, target, seed) for c in range(copies) if not (target / f"crawl-{c:05d}.warc.gz").exists()]
     if todo:
