@@ -18,7 +18,9 @@ dataprep's bundled fastText language model.  Agreement is over page URLs: the sh
 that both sides keep or both drop.  Trafilatura is datatrove's pinned 1.x on its side and ours
 (2.x) on ours; ``--engine-only N`` adds each version's plain extraction loop over the first N
 pages, one process, so the engine's own share of a ratio shows.  datatrove's extractor gives a
-page 1 s (then drops it), ours 5 s (``extract.timeout_s``).
+page 1 s (then drops it), ours 5 s (``extract.timeout_s``); datatrove 0.10.1 splits English words
+with spaCy (FineWeb ran with NLTK's), ours with its own rules -- so the kept sets differ by more
+than the filters do on identical texts (``quality_vs_datatrove.py``).
 
     .venv/bin/python benchmarks/fineweb_vs_datatrove.py [--copies 2] [--rounds 2] [--engine-only 150]
 
@@ -42,7 +44,6 @@ from corpus import WORK, debian_html_corpus
 from peers import peer_python
 from scale_run import stages, warc_corpus
 
-REPO = Path(__file__).resolve().parent.parent
 CHAIN = ("extract", "langid", "quality", "minhash_dedup")
 
 
