@@ -42,23 +42,14 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import WORK, debian_html_corpus
 from peers import peer_python
-from scale_run import stages, warc_corpus
+from scale_run import stages, warc_corpus, warc_recipe
 
 CHAIN = ("extract", "langid", "quality", "minhash_dedup")
 
 
 def recipe(folder: Path, out: Path, engine: str) -> Path:
-    chain = []
-    for stage in stages():
-        (name, params), = stage.items()
-        if name in CHAIN:
-            chain.append({name: {**params, "engine": engine} if name == "extract" else params})
     path = WORK / f"fineweb-{engine}.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": f"fineweb-{engine}", "seed": 42,
-        "input": {"path": str(folder / "*.warc.gz"), "format": "warc", "shard_size": "8MB"},
-        "output": {"path": str(out)}, "executor": {"workers": 2, "threads_per_worker": 1, "processes": True},
-        "stages": chain}))
+    path.write_text(yaml.safe_dump(warc_recipe(folder, out, f"fineweb-{engine}", "8MB", stages(engine, CHAIN))))
     return path
 
 
@@ -87,10 +78,10 @@ def datatrove(folder: Path) -> tuple[float, set[str], dict]:
     return wall, set(result["kept"]), result
 
 
-def stats_removed(out: Path) -> dict[str, int]:
+def stats_removed(stats: dict) -> dict[str, int]:
     """Pages removed per reason (summed over the stages) in a finished run's stats.json."""
     removed: dict[str, int] = {}
-    for stage in json.loads((out / "stats.json").read_text())["stages"]:
+    for stage in stats["stages"]:
         for reason, n in stage["removed"].items():
             removed[reason] = removed.get(reason, 0) + n
     return removed
@@ -149,7 +140,7 @@ def main() -> None:
               f"{base / min(walls):11.2f}x")
     print(f"\ndatatrove: {peer['extract_timeouts']} pages dropped by its 1 s extraction timeout, "
           f"{peer['after_filters']} pages after the filters, {len(peer['minhash_removed'])} removed by MinHash")
-    removed = stats_removed(WORK / "fineweb-out-trafilatura")
+    removed = stats_removed(stats)
     print("dataprep (trafilatura): " + ", ".join(f"{n} {reason}" for reason, n in sorted(removed.items())))
     print("targets: dataprep (trafilatura) >= 1.2x, dataprep (resiliparse) >= 8x")
     if args.engine_only:

@@ -114,13 +114,16 @@ def warc_corpus(copies: int, seed: int = 7) -> Path:
     return target
 
 
-def stages() -> list[dict]:
+def stages(engine: str = "resiliparse", only: tuple[str, ...] | None = None) -> list[dict]:
+    """``recipes/fineweb_like.yaml``'s stages (those named in ``only``), extracting with ``engine``."""
     recipe = yaml.safe_load((REPO / "recipes" / "fineweb_like.yaml").read_text())
     out = []
     for stage in recipe["stages"]:
         (name, params), = stage.items()
+        if only is not None and name not in only:
+            continue
         if name == "extract":
-            params = {**params, "engine": "resiliparse"}
+            params = {**params, "engine": engine}
         out.append({name: params})
     return out
 
@@ -128,11 +131,13 @@ def stages() -> list[dict]:
 SHARD_SIZE = ["64MB"]  # --shard-size
 
 
-def _recipe(folder: Path, out: Path) -> dict:
-    return {"name": "scale", "seed": 42, "input": {"path": str(folder / "*.warc.gz"), "format": "warc",
-                                                   "shard_size": SHARD_SIZE[0]},
+def warc_recipe(folder: Path, out: Path, name: str = "scale", shard_size: str | None = None,
+                chain: list[dict] | None = None) -> dict:
+    """A recipe over ``folder``'s ``.warc.gz`` on 2 one-thread worker processes (default stages: :func:`stages`)."""
+    return {"name": name, "seed": 42, "input": {"path": str(folder / "*.warc.gz"), "format": "warc",
+                                                "shard_size": shard_size or SHARD_SIZE[0]},
             "output": {"path": str(out)}, "executor": {"workers": 2, "threads_per_worker": 1, "processes": True},
-            "stages": stages()}
+            "stages": stages() if chain is None else chain}
 
 
 def run_api(folder: Path, out: Path) -> tuple[float, list[float], dict]:
@@ -144,7 +149,7 @@ def run_api(folder: Path, out: Path) -> tuple[float, list[float], dict]:
     from dataprep.engine.pipeline import Pipeline
 
     shutil.rmtree(out, ignore_errors=True)
-    recipe = _recipe(folder, out)
+    recipe = warc_recipe(folder, out)
     with dask_client(ExecutorSpec(**recipe["executor"])) as client:
         pipeline = Pipeline(input=recipe["input"], output=str(out), stages=recipe["stages"], seed=recipe["seed"])
         t0 = time.perf_counter()
@@ -156,7 +161,7 @@ def run_api(folder: Path, out: Path) -> tuple[float, list[float], dict]:
 
 def run_cli(folder: Path, out: Path, *extra: str, kill_after: float | None = None) -> float:
     path = WORK / "scale.yaml"
-    path.write_text(yaml.safe_dump(_recipe(folder, out)))
+    path.write_text(yaml.safe_dump(warc_recipe(folder, out)))
     cmd = [str(Path(sys.executable).parent / "dataprep"), "run", str(path), "--quiet", *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -29,12 +29,6 @@ from pathlib import Path
 def run(folder: Path, workers: int, work: Path) -> int:
     """The five executors in turn; the number of pages the extractor gave up on (its timeout)."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup import (
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupFilter,
-        MinhashDedupSignature,
-    )
     from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.filters import (
@@ -47,6 +41,7 @@ def run(folder: Path, workers: int, work: Path) -> int:
     from datatrove.pipeline.readers import JsonlReader, WarcReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
+    from minhash_peers import minhash_steps
 
     files = len(list(folder.glob("*.warc.gz")))
 
@@ -57,19 +52,14 @@ def run(folder: Path, workers: int, work: Path) -> int:
         return logs
 
     first = execute([WarcReader(str(folder), glob_pattern="*.warc.gz"), Trafilatura(favour_precision=True),
-             LanguageFilter(), GopherRepetitionFilter(), GopherQualityFilter(),
-             C4QualityFilter(filter_no_terminal_punct=False), FineWebQualityFilter(),
-             JsonlWriter(str(work / "base"))], files)
+                     LanguageFilter(), GopherRepetitionFilter(), GopherQualityFilter(),
+                     C4QualityFilter(filter_no_terminal_punct=False), FineWebQualityFilter(),
+                     JsonlWriter(str(work / "base"))], files)
     config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8,
                            hash_config=HashConfig(hash_fc="sha1", precision=64))
-    execute([JsonlReader(str(work / "base")), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config)],
-            files)
-    execute([MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"),
-                                 config=config)], config.num_buckets)
-    execute([MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"),
-                                 config=config)], 1)
-    execute([JsonlReader(str(work / "base")), MinhashDedupFilter(input_folder=str(work / "remove")),
-             JsonlWriter(str(work / "out"), compression=None)], files)
+    steps = minhash_steps(lambda: JsonlReader(str(work / "base")), work, config)
+    for pipeline, tasks in zip(steps, (files, config.num_buckets, 1, files)):
+        execute(pipeline, tasks)
     timeouts = [block["stats"].get("timeout", 0) for block in json.loads((first / "stats.json").read_text())
                 if "Trafilatura" in block["name"]]
     return sum(t["total"] if isinstance(t, dict) else t for t in timeouts)

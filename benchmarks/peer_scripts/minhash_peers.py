@@ -20,33 +20,40 @@ import time
 from pathlib import Path
 
 
-def datatrove_kept(path: Path, work: Path) -> list[str]:
-    from datatrove.executor import LocalPipelineExecutor
+def minhash_steps(reader, work: Path, config, **signature_options) -> list[list]:
+    """datatrove's four MinHash pipelines, each for its own executor: signatures of the documents
+    of ``reader()`` (a fresh reader per call), buckets, clusters, and the filter that writes the
+    kept documents to ``work/out`` as JSONL.  The filter must run with the signatures' tasks."""
     from datatrove.pipeline.dedup import (
         MinhashDedupBuckets,
         MinhashDedupCluster,
         MinhashDedupFilter,
         MinhashDedupSignature,
     )
-    from datatrove.pipeline.dedup.minhash import MinhashConfig
-    from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
-    from datatrove.utils.hashing import HashConfig
-    from datatrove_quality import TreebankWords
 
-    config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64))
-    words = TreebankWords()
-    def reader() -> JsonlReader:
-        return JsonlReader(str(path.parent), glob_pattern=path.name, text_key="text", id_key="id")
-
-    for pipeline in (
-        [reader(), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config, language=words)],
+    return [
+        [reader(), MinhashDedupSignature(output_folder=str(work / "sigs"), config=config, **signature_options)],
         [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)],
         [MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "remove"), config=config)],
         [reader(), MinhashDedupFilter(input_folder=str(work / "remove")),
          JsonlWriter(str(work / "out"), compression=None)],
-    ):
-        tasks = config.num_buckets if isinstance(pipeline[0], MinhashDedupBuckets) else 1
+    ]
+
+
+def datatrove_kept(path: Path, work: Path) -> list[str]:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.utils.hashing import HashConfig
+    from datatrove_quality import TreebankWords
+
+    config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64))
+    def reader() -> JsonlReader:
+        return JsonlReader(str(path.parent), glob_pattern=path.name, text_key="text", id_key="id")
+
+    steps = minhash_steps(reader, work, config, language=TreebankWords())
+    for pipeline, tasks in zip(steps, (1, config.num_buckets, 1, 1)):
         LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1,
                               logging_dir=str(work / "logs" / str(time.time_ns())),
                               skip_completed=False).run()
