@@ -17,11 +17,13 @@ which the simulator's idle ping-pong transfer time does not include.
 
 ``--vocab-size N`` pads the model's vocabulary to N rows (``model.vocab_size``) with a small
 ``--d-model``: the large-vocabulary case, where the head dominates the last stage.  With it,
-each schedule runs twice, ``balance: cost`` and ``balance: uniform`` (the naive equal-blocks
-split).  Every row also gives the measured peak memory per rank (``peak_memory_mb_per_rank``;
-on CPU the process's RSS high-water mark), the simulated peak activations (in microbatches of a
-rank's activations, from the same action lists) and max/min per-rank busy time of the measured
-step (how evenly the split spreads the work).
+each schedule runs three times: ``balance: cost``, ``balance: uniform`` (the naive equal-blocks
+split) and ``vocab-parallel`` (``balance: cost`` with ``pipeline.vocab_parallel``: the embedding
+and the output layer split over both ranks).  Every row also gives the measured peak memory
+per rank (``peak_memory_mb_per_rank``; on CPU the process's RSS high-water mark), the
+simulated peak activations (in microbatches of a rank's activations, from the same action
+lists) and max/min per-rank busy time of the measured step (how evenly the split spreads the
+work).
 
     .venv/bin/python benchmarks/pipeline_schedules.py [--steps 12] [--schedules 1f1b,zb-v]
     .venv/bin/python benchmarks/pipeline_schedules.py --vocab-size 65536 --d-model 64 --layers 4
@@ -67,10 +69,12 @@ def main() -> None:
     args = parser.parse_args()
     run = tokens_run(args.run)
     rows = {}
-    balances = ["cost", "uniform"] if args.vocab_size else ["cost"]
+    balances = ["cost", "uniform", "vocab-parallel"] if args.vocab_size else ["cost"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.schedules.split(","):
             for balance in balances:
+                if balance == "vocab-parallel" and name == "dualpipe-v":
+                    continue  # its overlapped pairs leave no place for the vocabulary passes
                 key = name if len(balances) == 1 else f"{name}/{balance}"
                 tag = key.replace("/", "-")
                 model = {"layers": args.layers, "d_model": args.d_model, "heads": 4}
@@ -79,7 +83,9 @@ def main() -> None:
                 config = {"name": f"bench-{tag}", "seed": 0, "steps": args.steps, "device": "cpu",
                           "data": {"runs": str(run), "seq_len": args.seq_len, "batch_size": args.batch_size,
                                    "microbatches": args.microbatches},
-                          "model": model, "pipeline": {"schedule": name, "balance": balance},
+                          "model": model, "pipeline": {"schedule": name,
+                                                       "balance": "cost" if balance == "vocab-parallel" else balance,
+                                                       "vocab_parallel": balance == "vocab-parallel"},
                           "optim": {"warmup_steps": 2}, "output": {"path": f"{tmp}/{tag}"}}
                 path = Path(tmp) / f"{tag}.yaml"
                 path.write_text(yaml.safe_dump(config))

@@ -163,14 +163,16 @@ def export(checkpoint: str, output: str, debug: bool) -> None:
                    "per rank from the model, for --schedule or --search")
 @click.option("--memory", type=click.FloatRange(min=0, min_open=True), help="GiB per device (with --config)")
 @click.option("--vocab", type=click.IntRange(min=2), help="with --config: vocabulary size (default: the runs')")
+@click.option("--vocab-parallel", is_flag=True, help="with --config --schedule: the vocabulary layers split over "
+              "every rank (pipeline.vocab_parallel)")
 @click.option("--measure", is_flag=True, help="--search: op costs measured per piece on this CPU, not from FLOPs")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="--search: rows shown")
 @click.option("--plot", type=click.Path(dir_okay=False), help="write the Gantt chart to this PNG")
 def simulate(name: str | None, ranks: int | None, microbatches: int | None, stages_per_rank: int | None, tf: float,
              tb: float, tw: float, comm: float | None, no_sync: bool, measured: str | None, optimizer: float,
              limit: float | None,
-             m_w: float, search: bool, config: str | None, memory: float | None, vocab: int | None, measure: bool,
-             top: int, plot: str | None) -> None:
+             m_w: float, search: bool, config: str | None, memory: float | None, vocab: int | None,
+             vocab_parallel: bool, measure: bool, top: int, plot: str | None) -> None:
     """Predict step time, bubble and peak activations of a pipeline schedule; draw it.
 
     \b
@@ -185,6 +187,7 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
       dataprep simulate --measured out/train-tiny --plot timeline.png
       dataprep simulate --schedule zb-auto --stages 4 --microbatches 8 --w 0.5 --m-w 0.4 --limit 8
       dataprep simulate --search --config recipes/train_tiny.yaml --memory 0.05 --vocab 32000
+      dataprep simulate --schedule 1f1b --config recipes/train_tiny.yaml --vocab 65536 --vocab-parallel
     """
     require_train_extra("dataprep simulate")
     if search:
@@ -211,7 +214,8 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
             click.echo(f"plot: {draw_timeline(doc, plot)}")
         return
     if config:
-        _simulate_config(config, name, ranks, microbatches, stages_per_rank, memory, vocab, comm or 0.0, plot)
+        _simulate_config(config, name, ranks, microbatches, stages_per_rank, memory, vocab, comm or 0.0, plot,
+                         vocab_parallel)
         return
     if not (name and ranks and microbatches):
         raise click.UsageError("give --schedule, --stages and --microbatches (or --measured OUT, or --config)")
@@ -258,8 +262,9 @@ def _load_for_model(config: str, ranks: int | None, vocab: int | None):  # noqa:
 
 def _simulate_config(config: str, name: str | None, ranks: int | None, microbatches: int | None,
                      stages_per_rank: int | None, memory: float | None, vocab: int | None, comm: float,
-                     plot: str | None) -> None:
-    """``dataprep simulate --schedule NAME --config CFG``: the config's model, its split and bytes per rank."""
+                     plot: str | None, vocab_parallel: bool = False) -> None:
+    """``dataprep simulate --schedule NAME --config CFG``: the config's model, its split and bytes per rank,
+    then the same schedule with the naive split, ``balance: cost`` and vocabulary parallelism side by side."""
     from dataprep.train.gantt import draw_gantt
     from dataprep.train.memory_model import gib
     from dataprep.train.partition import PartitionError
@@ -274,13 +279,15 @@ def _simulate_config(config: str, name: str | None, ranks: int | None, microbatc
     batch = cfg.data.batch_size // cfg.parallel.dp
     budget = (memory or 1e6) * 2 ** 30
     try:
-        row, sim = evaluate(gpt, name, pp, v, m, batch, budget, precision=cfg.precision, dp=cfg.parallel.dp, comm=comm)
+        row, sim = evaluate(gpt, name, pp, v, m, batch, budget, precision=cfg.precision, dp=cfg.parallel.dp, comm=comm,
+                            vocab_parallel=vocab_parallel)
     except (ScheduleError, PartitionError) as exc:
         _refuse(str(exc))
     if sim is None:
         _refuse(str(row.note))
     click.echo(f"{name}: {pp} ranks x {v} stage(s), {m} microbatches of {batch // m} sequences, {gpt.layers} layers, "
-               f"d_model {gpt.d_model}, vocab {gpt.vocab_size}, {cfg.precision}, dp {cfg.parallel.dp}; "
+               f"d_model {gpt.d_model}, vocab {gpt.vocab_size}"
+               f"{' (vocabulary parallel)' if vocab_parallel else ''}, {cfg.precision}, dp {cfg.parallel.dp}; "
                f"costs from FLOPs at 1 TFLOP/s")
     click.echo(f"  step time {sim.step_time:.4g} s   bubble {100 * sim.mean_bubble:.1f}%   "
                f"(largest rank span: {100 * sim.span_bubble:.1f}%)")
@@ -290,6 +297,18 @@ def _simulate_config(config: str, name: str | None, ranks: int | None, microbatc
                    f"{gib(sim.peak_memory[r]):>16}  {sim.peak_microbatches[r]:14.2f}  {gib(row.peak_bytes[r]):>10}")
     if memory:
         click.echo(f"  {'fits' if row.fits else 'does not fit'} in {memory:g} GiB per rank")
+    click.echo(f"  the vocabulary layers ({gpt.vocab_size} tokens) three ways:")
+    click.echo(f"    {'split':<28}{'step s':>11}{'bubble':>8}{'busy max/min':>14}{'peak/rank':>12}")
+    for label, balance, split in [("naive (balance: uniform)", "uniform", False), ("balance: cost", "cost", False),
+                                  ("vocabulary parallel", "cost", True)]:
+        try:
+            other, _ = evaluate(gpt, name, pp, v, m, batch, budget, precision=cfg.precision, dp=cfg.parallel.dp,
+                                comm=comm, vocab_parallel=split, balance=balance)
+        except (ScheduleError, PartitionError) as exc:
+            click.echo(f"    {label:<28}  cannot: {exc}")
+            continue
+        click.echo(f"    {label:<28}{other.step_time:11.4g}{100 * other.bubble:7.1f}%{other.busy_spread:13.2f}x"
+                   f"{gib(other.peak):>12}")
     if plot:
         labels = [f"rank {r}\npeak {gib(row.peak_bytes[r])}" for r in range(pp)]
         title = f"{name}: {gpt.layers} layers on {pp} ranks"
@@ -324,6 +343,8 @@ def _search(config: str | None, ranks: int | None, microbatches: int | None, mem
         win = best(rows, memory * 2 ** 30)
     except NothingFits as exc:
         _refuse(str(exc))
+    vocab = ", vocabulary parallel" if win.vocab_parallel else ""
     click.echo(f"best: {win.schedule} with {win.stages_per_rank} stage(s) per rank and {win.microbatches} "
-               f"microbatches (pipeline.schedule: {win.schedule}, pipeline.stages_per_rank: {win.stages_per_rank}, "
+               f"microbatches{vocab} (pipeline.schedule: {win.schedule}, pipeline.stages_per_rank: "
+               f"{win.stages_per_rank}, pipeline.vocab_parallel: {str(win.vocab_parallel).lower()}, "
                f"data.microbatches: {win.microbatches})")

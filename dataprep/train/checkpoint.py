@@ -116,10 +116,24 @@ def adam_state(optimizer: torch.optim.Optimizer, named: dict[str, torch.nn.Param
     return out
 
 
-def training_state(modules: list[torch.nn.Module], optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """The DCP state of this rank: its stages' parameters and their AdamW state, by unsplit name."""
+def training_state(modules: list[torch.nn.Module], optimizer: torch.optim.Optimizer, *,
+                   vocab: torch.nn.Module | None = None, mesh: Any = None) -> dict[str, Any]:
+    """The DCP state of this rank: its stages' parameters and their AdamW state, by unsplit name.
+
+    ``vocab`` (a :class:`dataprep.train.vocab_parallel.VocabShard`) adds this rank's rows of the
+    token embedding and the output projection, as row-sharded DTensors over ``mesh``'s ``pp``
+    dimension (or its only one): the checkpoint holds the unsplit matrices, so it loads with or
+    without vocabulary parallelism and into any number of ranks."""
     named = {n: p for m in modules for n, p in m.named_parameters()}
-    return {"model": {n: p.detach() for n, p in named.items()}, "optim": adam_state(optimizer, named)}
+    state = {"model": {n: p.detach() for n, p in named.items()}, "optim": adam_state(optimizer, named)}
+    if vocab is not None:
+        rows = adam_state(optimizer, dict(vocab.named_parameters()))
+        for local, full in vocab.full_names.items():
+            param = getattr(vocab, local)
+            state["model"][full] = vocab.global_view(param.detach(), mesh)
+            state["optim"][full] = {"step": rows[local]["step"],
+                                    **{k: vocab.global_view(rows[local][k], mesh) for k in ("exp_avg", "exp_avg_sq")}}
+    return state
 
 
 def save(folder: Path, state: dict[str, Any], meta: dict[str, Any], tokenizer: Path | None, rank: int) -> Path:

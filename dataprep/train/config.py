@@ -63,6 +63,9 @@ class PipelineSpec(_Strict):
     activation_limit: float | None = Field(
         None, gt=0, description="zb-auto: activations a rank may hold, in microbatches of one stage's "
                                 "(default 2 x pp, the paper's ZB-2p; pp gives ZB-H1's memory)")
+    vocab_parallel: bool = Field(
+        False, description="split the token embedding and the output layer with its softmax over the vocabulary "
+                           "across every pipeline rank (vocabulary parallelism); needs pp >= 2, not dualpipe-v")
 
     @field_validator("schedule")
     @classmethod

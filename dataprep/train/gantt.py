@@ -1,6 +1,7 @@
 """Draw a schedule's timeline as a Gantt chart PNG: one row per rank, one box per compute action.
 
-Boxes are coloured by kind (forward, full backward, input backward, weight backward) and
+Boxes are coloured by kind (forward, full backward, input backward, weight backward, and the
+vocabulary-parallel passes ``S`` and ``T``) and
 labelled with their microbatch; a second panel can show a timeline measured in a real run
 beside the simulated one, on the same time unit (milliseconds) for comparison.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 from dataprep.io.atomic import atomic_path
 from dataprep.train.simulate import Span
 
-COLORS = {"F": "#4C78A8", "B": "#54A24B", "I": "#72B7B2", "W": "#F58518"}
+COLORS = {"F": "#4C78A8", "B": "#54A24B", "I": "#72B7B2", "W": "#F58518", "S": "#B279A2", "T": "#E45756"}
 
 
 def _panel(ax, spans: Sequence[Span], ranks: int, title: str, unit: str,  # noqa: ANN001 - matplotlib Axes
@@ -47,10 +48,11 @@ def draw_gantt(path: str | Path, spans: Sequence[Span], ranks: int, title: str, 
     _panel(axes[0][0], spans, ranks, title, unit, row_labels)
     if measured is not None:
         _panel(axes[1][0], measured, ranks, measured_title, unit)
-    kinds = sorted({s.kind for s in list(spans) + list(measured or [])}, key="FBIW".find)
-    labels = {"F": "forward", "B": "backward", "I": "backward (input)", "W": "backward (weights)"}
+    kinds = sorted({s.kind for s in list(spans) + list(measured or [])}, key="FBIWST".find)
+    labels = {"F": "forward", "B": "backward", "I": "backward (input)", "W": "backward (weights)",
+              "S": "vocabulary S (logits)", "T": "vocabulary T (gradients)"}
     fig.legend(handles=[Patch(color=COLORS[k], label=labels[k]) for k in kinds if k in COLORS],
-               loc="lower center", ncol=4, fontsize=8, frameon=False)
+               loc="lower center", ncol=6, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     path = Path(path)
     with atomic_path(path) as tmp:

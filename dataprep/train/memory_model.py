@@ -12,6 +12,10 @@ inputs of its matrix products) wait for the weight-gradient pass; fp32 doubles b
 embeddings keep their output (``s b h``); the head keeps its input and the fp32 logits
 (``4 s b V``, the softmax's), so a large vocabulary makes the last stage the memory straggler too.
 
+With vocabulary parallelism the stages keep neither the vocabulary matrices nor the logits;
+each rank holds its rows of both matrices and, per microbatch between its two vocabulary
+passes, its slice of the logits (:func:`vocab_shard_memory`).
+
 These are estimates for planning (the simulator, ``dataprep simulate --search``): allocator
 slack, the loader and communication buffers are not counted.
 """
@@ -23,20 +27,32 @@ from dataclasses import dataclass
 from dataprep.train.shape import GPTConfig
 
 
-def piece_parameters(cfg: GPTConfig) -> list[int]:
-    """Parameters of each piece (embeddings, blocks, head), as :mod:`dataprep.train.model` builds them."""
-    h, r, v = cfg.d_model, cfg.mlp_ratio, cfg.vocab_size
+def piece_parameters(cfg: GPTConfig, vocab_parallel: bool = False) -> list[int]:
+    """Parameters of each piece (embeddings, blocks, head), as :mod:`dataprep.train.model` builds them;
+    with ``vocab_parallel`` without the token embedding and output projection (:func:`vocab_shard_memory`)."""
+    h, r, v = cfg.d_model, cfg.mlp_ratio, 0 if vocab_parallel else cfg.vocab_size
     block = 2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (r * h * h + r * h) + (r * h * h + h)
     return [v * h + cfg.seq_len * h] + [block] * cfg.layers + [2 * h + h * v]
 
 
-def piece_activations(cfg: GPTConfig, micro_batch: int, precision: str = "fp32") -> list[tuple[float, float]]:
-    """``(M_B, M_W)`` bytes of one microbatch per piece."""
+def piece_activations(cfg: GPTConfig, micro_batch: int, precision: str = "fp32",
+                      vocab_parallel: bool = False) -> list[tuple[float, float]]:
+    """``(M_B, M_W)`` bytes of one microbatch per piece (``vocab_parallel``: the head without its logits)."""
     s, b, h, a, v = cfg.seq_len, micro_batch, cfg.d_model, cfg.heads, cfg.vocab_size
     scale = 1.0 if precision == "bf16" else 2.0  # the formula counts 2-byte activations
     block = (scale * s * b * (34 * h + 5 * a * s), scale * 32 * s * b * h)
     head_in = scale * s * b * h
-    return [(head_in, 0.0)] + [block] * cfg.layers + [(head_in + 4.0 * s * b * v, head_in)]
+    logits = 0.0 if vocab_parallel else 4.0 * s * b * v
+    return [(head_in, 0.0)] + [block] * cfg.layers + [(head_in + logits, head_in)]
+
+
+def vocab_shard_memory(cfg: GPTConfig, micro_batch: int, ranks: int) -> tuple[float, float]:
+    """Vocabulary parallelism, per rank: the model-state bytes of its rows of the token embedding and
+    output projection (fp32 weights, gradients, two AdamW moments; replicated over ``dp``), and the
+    bytes one microbatch's passes hold from ``S`` to ``T`` (its fp32 logits and last-stage output)."""
+    rows = -(-cfg.vocab_size // ranks)
+    s, b, h = cfg.seq_len, micro_batch, cfg.d_model
+    return 16.0 * 2 * rows * h, 4.0 * s * b * (rows + h)
 
 
 @dataclass(frozen=True)
@@ -49,10 +65,10 @@ class StageMemory:
 
 
 def stage_memory(cfg: GPTConfig, bounds: tuple[tuple[int, int], ...], micro_batch: int, precision: str = "fp32",
-                 dp: int = 1) -> StageMemory:
+                 dp: int = 1, vocab_parallel: bool = False) -> StageMemory:
     """Sum the pieces of each stage (``bounds`` as in :class:`dataprep.train.partition.Partition`)."""
-    params = piece_parameters(cfg)
-    acts = piece_activations(cfg, micro_batch, precision)
+    params = piece_parameters(cfg, vocab_parallel)
+    acts = piece_activations(cfg, micro_batch, precision, vocab_parallel)
     copy = (2.0 if precision == "bf16" else 4.0) if (dp > 1 or precision == "bf16") else 0.0
     n = tuple(sum(params[a:b]) for a, b in bounds)
     return StageMemory(n, tuple(p * (16.0 / dp + copy) for p in n),

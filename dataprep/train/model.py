@@ -17,6 +17,11 @@ inside the packed window (:func:`document_ids`).  Attention then stays inside ea
 (causal within it) and positions restart at 0 where a document begins, so a document packed
 after another is computed exactly as if it were alone.  Without ``doc_ids`` attention is
 causal over the whole window.
+
+**Vocabulary parallelism** (``StageModule(..., vocab_parallel=True)``): the first stage keeps
+only the position embedding and takes the summed token embedding as its input, the last stage
+ends with the final LayerNorm; the token embedding and the output projection are split over the
+pipeline's ranks by :class:`dataprep.train.vocab_parallel.VocabShard`.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ class Embeddings(nn.Module):
         positions = torch.arange(ids.shape[1], device=ids.device)
         if doc_ids is not None:
             positions = document_positions(doc_ids)
-        return self.tokens(ids) + self.positions(positions)
+        tokens = self.tokens(ids) if hasattr(self, "tokens") else ids  # vocabulary parallel: looked up already
+        return tokens + self.positions(positions)
 
 
 def document_ids(input_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
@@ -94,7 +100,7 @@ class Head(nn.Module):
         self.out = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.ln(x))
+        return self.out(self.ln(x)) if hasattr(self, "out") else self.ln(x)
 
 
 def build_piece(cfg: GPTConfig, index: int, seed: int) -> nn.Module:
@@ -124,12 +130,17 @@ class StageModule(nn.Module):
     """Pieces ``start .. stop-1`` of the model, applied in order, named by their index in the
     whole model (``pieces.<i>``), so parameter names do not depend on the split."""
 
-    def __init__(self, cfg: GPTConfig, start: int, stop: int, seed: int) -> None:
+    def __init__(self, cfg: GPTConfig, start: int, stop: int, seed: int, vocab_parallel: bool = False) -> None:
         super().__init__()
         if not 0 <= start < stop <= cfg.pieces:
             raise ValueError(f"pieces {start}..{stop - 1} are not a slice of the model's {cfg.pieces} pieces")
         self.start, self.stop = start, stop
         self.pieces = nn.ModuleDict({str(i): build_piece(cfg, i, seed) for i in range(start, stop)})
+        if vocab_parallel:  # the token embedding and output projection live in VocabShards
+            if start == 0:
+                del self.pieces["0"].tokens
+            if stop == cfg.pieces:
+                del self.pieces[str(cfg.layers + 1)].out
 
     def forward(self, x: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
         mask = document_mask(doc_ids) if doc_ids is not None and self.stop > 1 else None

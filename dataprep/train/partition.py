@@ -29,11 +29,21 @@ class PartitionError(ValueError):
     """A split that cannot be made; the message explains the arithmetic."""
 
 
-def piece_costs(cfg: GPTConfig) -> np.ndarray:
-    """Forward FLOPs per sequence of each piece: embeddings, blocks, head."""
+def piece_costs(cfg: GPTConfig, vocab_parallel: bool = False) -> np.ndarray:
+    """Forward FLOPs per sequence of each piece: embeddings, blocks, head.  With ``vocab_parallel``
+    the stages keep only the position embedding and the final LayerNorm (``s d`` and ``5 s d``); the
+    vocabulary's share is :func:`vocab_cost`, spread over every rank."""
     s, d, v, r = cfg.seq_len, cfg.d_model, cfg.vocab_size, cfg.mlp_ratio
     block = 2 * s * (4 + 2 * r) * d * d + 4 * s * s * d
+    if vocab_parallel:
+        return np.array([s * d] + [block] * cfg.layers + [5 * s * d], dtype=np.float64)
     return np.array([2 * s * d] + [block] * cfg.layers + [2 * s * d * v + 4 * s * v], dtype=np.float64)
+
+
+def vocab_cost(cfg: GPTConfig) -> float:
+    """Forward FLOPs per sequence of the vocabulary layers (token lookup, output projection, softmax)."""
+    s, d, v = cfg.seq_len, cfg.d_model, cfg.vocab_size
+    return float(s * d + 2 * s * d * v + 4 * s * v)
 
 
 def piece_name(cfg: GPTConfig, i: int) -> str:
@@ -77,10 +87,10 @@ def _check(cfg: GPTConfig, stages: int) -> None:
             f"(stages = pipeline ranks x stages per rank)")
 
 
-def partition(cfg: GPTConfig, stages: int) -> Partition:
+def partition(cfg: GPTConfig, stages: int, vocab_parallel: bool = False) -> Partition:
     """The contiguous split into ``stages`` non-empty stages whose most expensive stage is cheapest."""
     _check(cfg, stages)
-    cost = piece_costs(cfg)
+    cost = piece_costs(cfg, vocab_parallel)
     n = len(cost)
     prefix = np.concatenate([[0.0], np.cumsum(cost)])
     # best[k][i]: the smallest possible max-stage cost putting pieces 0..i-1 into k stages
@@ -103,12 +113,15 @@ def partition(cfg: GPTConfig, stages: int) -> Partition:
     return Partition(tuple(bounds), tuple(float(prefix[b] - prefix[a]) for a, b in bounds), cfg)
 
 
-def split_model(cfg: GPTConfig, stages: int, balance: str = "cost") -> Partition:
-    """The split a config asks for: ``cost`` (:func:`partition`) or ``uniform`` (:func:`uniform_partition`)."""
-    return partition(cfg, stages) if balance == "cost" else uniform_partition(cfg, stages)
+def split_model(cfg: GPTConfig, stages: int, balance: str = "cost", vocab_parallel: bool = False) -> Partition:
+    """The split a config asks for: ``cost`` (:func:`partition`) or ``uniform`` (:func:`uniform_partition`);
+    with ``vocab_parallel`` the stages' costs leave out the vocabulary layers (see :func:`piece_costs`)."""
+    if balance == "cost":
+        return partition(cfg, stages, vocab_parallel)
+    return uniform_partition(cfg, stages, vocab_parallel)
 
 
-def uniform_partition(cfg: GPTConfig, stages: int) -> Partition:
+def uniform_partition(cfg: GPTConfig, stages: int, vocab_parallel: bool = False) -> Partition:
     """Equal numbers of blocks per stage; embeddings join the first stage, the head the last."""
     _check(cfg, stages)
     if cfg.layers < stages:
@@ -118,7 +131,7 @@ def uniform_partition(cfg: GPTConfig, stages: int) -> Partition:
         raise PartitionError(f"a uniform split needs layers divisible by stages: {cfg.layers} layers, {stages} stages "
                              f"({cfg.layers} = {stages} x {cfg.layers // stages} + {cfg.layers % stages})")
     per = cfg.layers // stages
-    cost = piece_costs(cfg)
+    cost = piece_costs(cfg, vocab_parallel)
     prefix = np.concatenate([[0.0], np.cumsum(cost)])
     bounds = [(0 if k == 0 else 1 + k * per, 1 + (k + 1) * per if k < stages - 1 else cfg.pieces)
               for k in range(stages)]

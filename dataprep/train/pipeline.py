@@ -23,9 +23,12 @@ from torch.distributed.pipelining import PipelineStage
 
 from dataprep.train.memory_model import stage_memory
 from dataprep.train.model import GPTConfig, StageModule
-from dataprep.train.partition import Partition, split_model
+from dataprep.train.partition import Partition, split_model, vocab_cost
+from dataprep.train.schedule_specs import ScheduleError
 from dataprep.train.schedules import ScheduleFromActions, ScheduleSpec, rank_actions, runtime_class
-from dataprep.train.simulate import OpCosts
+from dataprep.train.simulate import OVERLAP, OpCosts
+from dataprep.train.vocab_parallel import ScheduleVocabParallel, VocabShard, VocabState, vocab_groups
+from dataprep.train.vocab_schedule import add_vocab_passes, vocab_1f1b
 
 
 @dataclass
@@ -92,6 +95,7 @@ class RankPipeline:
     d_model: int
     activation_dtype: torch.dtype = torch.float32
     group: dist.ProcessGroup | None = None
+    vocab: VocabState | None = None  # vocabulary parallelism: this rank's shard and its passes
 
     @property
     def has_first(self) -> bool:
@@ -102,7 +106,8 @@ class RankPipeline:
         return self.num_stages - 1 in self.modules
 
     def parameters(self) -> list[torch.nn.Parameter]:
-        return [p for s in sorted(self.modules) for p in self.modules[s].parameters()]
+        own = [p for s in sorted(self.modules) for p in self.modules[s].parameters()]
+        return own + (list(self.vocab.shard.parameters()) if self.vocab is not None else [])
 
     def step(self, inputs: torch.Tensor | None, labels: torch.Tensor | None,
              doc_ids: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -110,11 +115,30 @@ class RankPipeline:
         only).  ``doc_ids`` (document masking) goes to every stage, split like the batch."""
         if self.num_stages == 1:
             return self._step_alone(inputs, labels, doc_ids)
+        if self.vocab is not None:
+            return self._step_vocab_parallel(inputs, labels, doc_ids)
         losses: list[torch.Tensor] = []
         args = (inputs,) if self.has_first else ()
         target = labels if self.has_last else None
         kwargs = {"doc_ids": doc_ids} if doc_ids is not None else {}
         self.schedule.step(*args, target=target, losses=losses if self.has_last else None, **kwargs)
+        return losses
+
+    def _step_vocab_parallel(self, inputs: torch.Tensor, labels: torch.Tensor,
+                             doc_ids: torch.Tensor | None) -> list[torch.Tensor]:
+        """Every rank holds the batch: the token embedding is summed onto the first stage before the
+        schedule and its gradient spread back after it (:mod:`dataprep.train.vocab_parallel`)."""
+        vocab = self.vocab
+        assert vocab is not None
+        vocab.timer = self.timer
+        vocab.begin(labels, self.microbatches)
+        embedded = vocab.embed(inputs)
+        losses: list[torch.Tensor] = []
+        kwargs = {"doc_ids": doc_ids} if doc_ids is not None else {}
+        self.schedule.step(*((embedded,) if self.has_first else ()), target=labels if self.has_last else None,
+                           losses=losses if self.has_last else None, **kwargs)
+        vocab.embed_backward(inputs, embedded)
+        vocab.finish()
         return losses
 
     def _step_alone(self, inputs: torch.Tensor, labels: torch.Tensor,
@@ -155,6 +179,7 @@ class RankPipeline:
         rows, seq_len = batch_shape
         chunks = [slice(i * (rows // mbs), (i + 1) * (rows // mbs)) for i in range(mbs)]
         me = dist.get_rank(self.group) if self.group is not None else dist.get_rank()
+        embedded = self.vocab.embed(inputs) if self.vocab is not None else inputs
         for mb in chunks:
             x = None
             for s in range(self.num_stages):
@@ -162,17 +187,22 @@ class RankPipeline:
                 if owner != me:
                     continue
                 if s == 0:
-                    x = inputs[mb]
+                    x = embedded[mb]
                 elif self.stage_to_rank(s - 1) != me:
                     x = torch.empty((mb.stop - mb.start, seq_len, self.d_model), dtype=self.activation_dtype,
                                     device=self.device)
                     dist.recv(x, group=self.group, group_src=self.stage_to_rank(s - 1))
                 x = self.modules[s](x, doc_ids[mb] if doc_ids is not None else None)
                 if s == self.num_stages - 1:
-                    losses.append(self.loss_fn(x, labels[mb]))
+                    if self.vocab is None:
+                        losses.append(self.loss_fn(x, labels[mb]))
                 elif self.stage_to_rank(s + 1) != me:
                     dist.send(x.to(self.activation_dtype).contiguous(), group=self.group,
                               group_dst=self.stage_to_rank(s + 1))
+            if self.vocab is not None:  # every rank: its share of the output layer
+                loss = self.vocab.forward_loss(x if self.has_last else None, labels[mb])
+                if loss is not None:
+                    losses.append(loss)
         for module in self.modules.values():  # FSDP2: back to sharded parameters, as after a training step
             if hasattr(module, "reshard"):
                 module.reshard()
@@ -190,35 +220,75 @@ def planned_order(cfg: GPTConfig, spec: ScheduleSpec, part: Partition, ranks: in
     return rank_actions(spec.name, ranks, microbatches, stages_per_rank, costs=costs, limit=limit)
 
 
+def vocab_parallel_order(cfg: GPTConfig, spec: ScheduleSpec, part: Partition, ranks: int, stages_per_rank: int,
+                         microbatches: int, micro_batch: int, precision: str,
+                         activation_limit: float | None) -> dict[int, list[Any]]:
+    """Every rank's order with the vocabulary passes placed (:mod:`dataprep.train.vocab_schedule`), at the
+    partitioner's predicted costs.  1F1B gets the paper's two extra warm-up forwards (Vocab-1)."""
+    if spec.name == "1f1b":
+        base = vocab_1f1b(ranks, microbatches)
+    elif runtime_class(spec) is ScheduleFromActions:
+        base = planned_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch, precision,
+                             activation_limit)
+    else:
+        base = rank_actions(spec.name, ranks, microbatches, stages_per_rank)
+    if any(a.computation_type == OVERLAP for acts in base.values() for a in acts):
+        raise ScheduleError(f"pipeline.vocab_parallel cannot run with {spec.name}: its overlapped forward-backward "
+                            "pairs leave no place for the vocabulary passes; use 1f1b, v-half or a zero-bubble one")
+    head = vocab_cost(cfg) / ranks
+    costs = OpCosts(part.costs, part.costs, part.costs, s=head, t=2 * head)
+    return add_vocab_passes(base, spec.stage_to_rank(ranks), ranks * stages_per_rank, microbatches, costs)
+
+
 def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,
                         microbatches: int, seed: int, loss_fn: Callable, device: torch.device,
                         balance: str = "cost", group: dist.ProcessGroup | None = None,
                         wrap: Callable[[StageModule], StageModule] | None = None,
                         activation_dtype: torch.dtype = torch.float32, micro_batch: int = 1,
-                        activation_limit: float | None = None) -> RankPipeline:
+                        activation_limit: float | None = None, vocab_parallel: bool = False,
+                        pipelines: list[list[int]] | None = None) -> RankPipeline:
     """This rank's stages and schedule; gradients are summed over microbatches (``scale_grads=False``).
 
     ``rank``/``ranks`` are positions in the pipeline group ``group`` (default: the world);
     ``wrap`` is applied to each stage module before it becomes a ``PipelineStage`` (FSDP2 for
-    data parallelism and bf16, :func:`dataprep.train.parallel.shard_stage`)."""
+    data parallelism and bf16, :func:`dataprep.train.parallel.shard_stage`).  ``vocab_parallel``
+    splits the vocabulary layers over the pipeline's ranks (:mod:`dataprep.train.vocab_parallel`);
+    ``pipelines`` then lists every pipeline's global ranks (default: one, the world), since every
+    process creates the vocabulary's process groups.  The loss is then the summed token
+    cross-entropy times ``loss_fn.scale`` (1 without one)."""
     spec.check(ranks, stages_per_rank, microbatches)
+    if vocab_parallel and ranks < 2:
+        raise ScheduleError("pipeline.vocab_parallel needs at least 2 pipeline ranks to split the vocabulary over")
     num_stages = ranks * stages_per_rank
-    part = split_model(cfg, num_stages, balance)
+    part = split_model(cfg, num_stages, balance, vocab_parallel)
     mine = spec.stages_of(rank, ranks, stages_per_rank)
-    modules = {s: StageModule(cfg, *part.bounds[s], seed).to(device) for s in mine}
+    modules = {s: StageModule(cfg, *part.bounds[s], seed, vocab_parallel).to(device) for s in mine}
     if wrap is not None:
         modules = {s: wrap(m) for s, m in modules.items()}
     stages = [PipelineStage(modules[s], s, num_stages, device, group=group) for s in mine]
     timer = OpTimer(rank)
     for stage in stages:
         timer.wrap(stage)
-    runtime = runtime_class(spec)
-    extra = {}
-    if runtime is ScheduleFromActions:
-        extra["order"] = planned_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch,
-                                       "bf16" if activation_dtype == torch.bfloat16 else "fp32", activation_limit)
-    schedule = runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False,
-                       **extra)
+    precision = "bf16" if activation_dtype == torch.bfloat16 else "fp32"
+    vocab = None
+    if vocab_parallel:
+        where = spec.stage_to_rank(ranks)
+        me = dist.get_rank()
+        groups = vocab_groups(pipelines or [list(range(dist.get_world_size()))], me)
+        vocab = VocabState(VocabShard(cfg, seed, rank, ranks).to(device), groups, rank, ranks, where(num_stages - 1),
+                           where(0), float(getattr(loss_fn, "scale", 1.0)), cfg.d_model, activation_dtype, device)
+        order = vocab_parallel_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch, precision,
+                                     activation_limit)
+        schedule = ScheduleVocabParallel(stages, microbatches, scale_grads=False, order=order,
+                                         vocab=vocab)
+    else:
+        runtime = runtime_class(spec)
+        extra = {}
+        if runtime is ScheduleFromActions:
+            extra["order"] = planned_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch,
+                                           precision, activation_limit)
+        schedule = runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False,
+                           **extra)
     timer.wrap_loss(schedule)
     return RankPipeline(modules, stages, schedule, part, timer, num_stages, spec.stage_to_rank(ranks), microbatches,
-                        loss_fn, device, cfg.d_model, activation_dtype, group)
+                        loss_fn, device, cfg.d_model, activation_dtype, group, vocab)

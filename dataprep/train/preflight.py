@@ -70,7 +70,13 @@ def check_training(cfg: TrainConfig, nproc: int, file: str) -> None:
     v = cfg.pipeline.stages_per_rank or spec.default_stages_per_rank
     try:
         spec.check(ranks, v, cfg.data.microbatches)
-        split_model(gpt_config(cfg, vocab), ranks * v, cfg.pipeline.balance)
+        split_model(gpt_config(cfg, vocab), ranks * v, cfg.pipeline.balance, cfg.pipeline.vocab_parallel)
+        if cfg.pipeline.vocab_parallel and ranks < 2:
+            raise ScheduleError("pipeline.vocab_parallel splits the vocabulary over the pipeline's ranks and needs "
+                                "pp >= 2; set it to false for a single rank")
+        if cfg.pipeline.vocab_parallel and spec.name == "dualpipe-v":
+            raise ScheduleError("pipeline.vocab_parallel cannot run with dualpipe-v (its overlapped forward-backward "
+                                "pairs leave no place for the vocabulary passes); use v-half, zb-v or 1f1b")
     except (ScheduleError, PartitionError) as exc:
         raise ConfigError(file, [Problem("pipeline",
                                          f"{exc} (pipeline ranks: {ranks} = --nproc {nproc} / dp {dp})")]) from None

@@ -175,6 +175,21 @@ def zb_auto_actions(ranks: int, microbatches: int, costs: OpCosts, limit: float,
     return best[1]
 
 
+def one_f_one_b(ranks: int, microbatches: int, extra_warmup: int = 0) -> dict[int, list[_Action]]:
+    """1F1B's compute actions: rank ``r`` warms up with ``ranks - r`` forwards (plus ``extra_warmup``,
+    at most all microbatches), then alternates a backward and a forward."""
+    out = {}
+    for r in range(ranks):
+        warm = min(microbatches, ranks - r + extra_warmup)
+        ops = [_Action(r, F, i) for i in range(warm)]
+        for i in range(microbatches):
+            ops.append(_Action(r, B, i))
+            if warm + i < microbatches:
+                ops.append(_Action(r, F, warm + i))
+        out[r] = ops
+    return out
+
+
 def rank_actions(name: str, ranks: int, microbatches: int, stages_per_rank: int | None = None, *,
                  costs: OpCosts | None = None, limit: float | None = None) -> dict[int, list[_Action]]:
     """The compute actions each rank runs, in order.
@@ -189,16 +204,7 @@ def rank_actions(name: str, ranks: int, microbatches: int, stages_per_rank: int 
     if name == "gpipe":
         return {r: [_Action(r, F, i) for i in range(m)] + [_Action(r, B, i) for i in range(m)] for r in range(ranks)}
     if name == "1f1b":
-        out = {}
-        for r in range(ranks):
-            warm = min(m, ranks - r)
-            ops = [_Action(r, F, i) for i in range(warm)]
-            for i in range(m):
-                ops.append(_Action(r, B, i))
-                if warm + i < m:
-                    ops.append(_Action(r, F, warm + i))
-            out[r] = ops
-        return out
+        return one_f_one_b(ranks, m)
     if name == "zb-h2":
         return _zb_h2_actions(ranks, m)
     if name == "zb-auto":

@@ -22,6 +22,11 @@ input-gradient backward); crossing ranks adds ``comm``.  It reports, per rank:
   ``I`` frees ``m_b - m_w``, what the weight-gradient backward ``W`` still needs (``M_W``) stays
   until that ``W`` ends; a full backward ``B`` frees all of it.  The peak per rank is given in
   those units and in microbatches (over one microbatch's activations on that rank's stages).
+* **vocabulary passes** (vocabulary parallelism, :mod:`dataprep.train.vocab_schedule`): ``S``
+  on every rank needs the last stage's forward of its microbatch (broadcast: ``comm``); ``T``
+  needs every rank's ``S`` of it (an all-gather of the softmax statistics: ``comm``); the last
+  stage's backward needs every rank's ``T`` (a reduce of the input gradient: ``comm``).  ``S``
+  leaves that rank's slice of the logits (``m_v``) until its ``T``.
 * **span** -- per rank, from its first op's start to its last op's end, and the paper's
   **bubble rate** ``1 - work / largest span`` (the tables of the Zero Bubble paper use it:
   stages start staggered, so the ramp-up wait of a late stage does not count).
@@ -40,6 +45,36 @@ from torch.distributed.pipelining.schedules import _Action, _ComputationType
 # the Zero Bubble paper's names of the passes
 F, B, I, W, OVERLAP = (_ComputationType.FORWARD, _ComputationType.FULL_BACKWARD,  # noqa: E741 - I: the paper's name
                        _ComputationType.BACKWARD_INPUT, _ComputationType.BACKWARD_WEIGHT, _ComputationType.OVERLAP_F_B)
+
+
+class VocabPass(str):
+    """The kind of a vocabulary-parallel pass (``S``: local logits and softmax statistics; ``T``:
+    the output layer's gradients), on every rank.  ``_ComputationType`` is a closed enum, so the
+    passes get their own kind with the same ``.value`` the action lists print."""
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+VOCAB_S, VOCAB_T = VocabPass("S"), VocabPass("T")
+VOCAB_PASSES = (VOCAB_S, VOCAB_T)
+
+
+def vocab_action(kind: VocabPass, microbatch: int) -> _Action:
+    """A vocabulary pass of ``microbatch`` (stage index -1: it belongs to no pipeline stage)."""
+    return _Action(-1, kind, microbatch)  # type: ignore[arg-type]
+
+
+def is_vocab(action: _Action) -> bool:
+    return isinstance(action.computation_type, VocabPass)
+
+
+def parse_action(text: str) -> _Action:
+    """An action from its printed form (``2F0``, ``-1S3``), the inverse of ``str(action)``."""
+    if text.startswith("-1") and text[2:3] in ("S", "T"):
+        return vocab_action(VOCAB_S if text[2] == "S" else VOCAB_T, int(text[3:]))
+    return _Action.from_str(text)
 
 
 def _per_stage(v: float | Sequence[float], stage: int) -> float:
@@ -72,6 +107,9 @@ class OpCosts:
     m_b: float | Sequence[float] = 1.0
     m_w: float | Sequence[float] | None = None
     optimizer: float = 0.0
+    s: float = 0.0  # vocabulary passes, per microbatch on every rank
+    t: float = 0.0
+    m_v: float = 0.0  # one microbatch's slice of the logits, held from S to T
 
     def memory(self, stage: int) -> tuple[float, float]:
         """``(M_B, M_W)`` of one microbatch on ``stage``."""
@@ -81,6 +119,10 @@ class OpCosts:
     def of(self, kind: _ComputationType, stage: int) -> float:
         pick = lambda v: _per_stage(v, stage)  # noqa: E731
 
+        if kind == VOCAB_S:
+            return self.s
+        if kind == VOCAB_T:
+            return self.t
         if kind == F:
             return pick(self.f)
         if kind == I:
@@ -157,8 +199,12 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
              costs: OpCosts, *, sync: bool = True, iterations: int | None = None) -> SimResult:
     """Run the per-rank action lists as soon as possible in order; see the module docstring."""
     ranks = sorted(actions)
-    lists = {r: [a for a in actions[r] if a is not None and (a.computation_type == OVERLAP or a.is_compute_op)]
+    lists = {r: [a for a in actions[r]
+                 if a is not None and (a.computation_type == OVERLAP or a.is_compute_op or is_vocab(a))]
              for r in ranks}
+    vocab = any(is_vocab(a) for r in ranks for a in lists[r])
+    last = num_stages - 1
+    root = stage_to_rank(last)
     iterations = 1 if sync else (iterations or 6)
     done: dict[tuple, float] = {}  # (kind, stage, mb, iteration) -> end time ('G' = either gradient kind)
     free = dict.fromkeys(ranks, 0.0)
@@ -173,6 +219,12 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
         s, mb = a.stage_index, a.microbatch_index
         kind = a.computation_type
         need: list[tuple[tuple, float]] = []
+        if kind == VOCAB_S:
+            need.append((("F", last, mb, it), costs.comm if r != root else 0.0))
+        if kind == VOCAB_T:
+            need += [(("S", q, mb, it), costs.comm if q != r else 0.0) for q in ranks]
+        if vocab and kind in (B, I) and s == last:
+            need += [(("T", q, mb, it), costs.comm if q != r else 0.0) for q in ranks]
         if kind == F and s > 0:
             need.append((("F", s - 1, mb, it), costs.comm if stage_to_rank(s - 1) != r else 0.0))
         if kind in (B, I):
@@ -204,6 +256,11 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
                     kind, s, mb = a.computation_type, a.stage_index, a.microbatch_index
                     end = t + costs.of(kind, s)
                     spans.append(Span(r, kind.value, s, mb, t, end, it))
+                    if is_vocab(a):  # keyed by rank: T waits for every rank's S
+                        done[(kind.value, r, mb, it)] = end
+                        mem_events.append((t, r, costs.m_v) if kind == VOCAB_S else (end, r, -costs.m_v))
+                        t = end
+                        continue
                     done[(kind.value, s, mb, it)] = end
                     if kind in (B, I):
                         done[("G", s, mb, it)] = end

@@ -14,12 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from torch.distributed.pipelining.schedules import _Action
-
 from dataprep.io.atomic import atomic_path
 from dataprep.train.gantt import draw_gantt
 from dataprep.train.schedules import get_schedule, rank_actions
-from dataprep.train.simulate import OpCosts, SimResult, Span, simulate
+from dataprep.train.simulate import OpCosts, SimResult, Span, parse_action, simulate
 
 
 def load_timeline(out: str | Path) -> dict[str, Any]:
@@ -34,7 +32,7 @@ def measured_costs(doc: dict[str, Any]) -> OpCosts:
     f = [c.get(f"F{s}", 0.0) for s in range(stages)]
     b = [c.get(f"I{s}", c.get(f"B{s}", 0.0)) for s in range(stages)]
     w = [c.get(f"W{s}", 0.0) for s in range(stages)]
-    return OpCosts(f, b, w)
+    return OpCosts(f, b, w, s=c.get("S-1", 0.0), t=c.get("T-1", 0.0))  # vocabulary passes: stage -1
 
 
 def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
@@ -43,9 +41,9 @@ def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
     comm = doc.get("comm_s", 0.0) if comm is None else comm
     spec = get_schedule(doc["schedule"])
     costs = measured_costs(doc)
-    costs = OpCosts(costs.f, costs.b, costs.w, comm)
-    if "order" in doc:  # an order computed for that run (zb-auto, V-Half, V-Min)
-        actions = {int(r): [_Action.from_str(a) for a in acts] for r, acts in doc["order"].items()}
+    costs = OpCosts(costs.f, costs.b, costs.w, comm, s=costs.s, t=costs.t)
+    if "order" in doc:  # an order computed for that run (zb-auto, V-Half, V-Min, vocabulary parallel)
+        actions = {int(r): [parse_action(a) for a in acts] for r, acts in doc["order"].items()}
     else:
         actions = rank_actions(doc["schedule"], doc["ranks"], doc["microbatches"], doc["stages_per_rank"])
     return simulate(actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs)

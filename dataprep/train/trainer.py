@@ -99,7 +99,9 @@ class RankTrainer:
             device=device, balance=cfg.pipeline.balance, group=self.layout.pp_group,
             wrap=lambda m: shard_stage(m, self.layout, cfg.precision),
             activation_dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float32,
-            micro_batch=self.local_batch // d.microbatches, activation_limit=cfg.pipeline.activation_limit)
+            micro_batch=self.local_batch // d.microbatches, activation_limit=cfg.pipeline.activation_limit,
+            vocab_parallel=cfg.pipeline.vocab_parallel,
+            pipelines=[[r * pp + j for j in range(pp)] for r in range(dp)])
         params = self.pipe.parameters()
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
@@ -110,7 +112,8 @@ class RankTrainer:
                                             {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=o.betas,
                                            foreach=True)
         self.step = 0
-        self.needs_data = self.pipe.has_first or self.pipe.has_last or d.document_mask
+        # vocabulary parallelism: every rank looks up and scores its rows of the vocabulary
+        self.needs_data = self.pipe.has_first or self.pipe.has_last or d.document_mask or self.pipe.vocab is not None
         self.flops_per_step = step_flops(self.gpt, d.batch_size)
         self.peak = peak_flops(device, cfg.precision, cfg.peak_tflops)
 
@@ -119,14 +122,20 @@ class RankTrainer:
         c = self.cfg
         return {"step": self.step, "pp": self.layout.pp, "dp": self.layout.dp, "ranks": self.world,
                 "schedule": c.pipeline.schedule, "stages_per_rank": self.stages_per_rank,
+                "vocab_parallel": c.pipeline.vocab_parallel,
                 "precision": c.precision, "model": asdict(self.gpt), "seed": c.seed,
                 "runs": list(self.loader.names), "eos_id": self.loader.eos_id,
                 "batch_size": c.data.batch_size, "seq_len": c.data.seq_len}
 
+    def _state(self) -> dict[str, Any]:
+        vocab = self.pipe.vocab.shard if self.pipe.vocab is not None else None
+        return checkpoint.training_state(list(self.pipe.modules.values()), self.optimizer, vocab=vocab,
+                                         mesh=self.layout.mesh)
+
     def save(self) -> Path:
         folder = self.out / checkpoint.CHECKPOINTS / f"step-{self.step:06d}"
         tokenizer = Path(self.loader.names[0]) / "tokens" / "tokenizer.json"
-        state = checkpoint.training_state(list(self.pipe.modules.values()), self.optimizer)
+        state = self._state()
         return checkpoint.save(folder, state, self._meta(), tokenizer if tokenizer.exists() else None, self.rank)
 
     def load(self, folder: Path) -> None:
@@ -137,7 +146,7 @@ class RankTrainer:
             if meta.get(key) != mine[key]:
                 raise CheckpointError(f"{folder} was written for {key} {meta.get(key)!r}; this run has {mine[key]!r} "
                                       "(a checkpoint continues the same model on the same data)")
-        checkpoint.load(folder, checkpoint.training_state(list(self.pipe.modules.values()), self.optimizer))
+        checkpoint.load(folder, self._state())
         self.step = int(meta["step"])
         self.loader.seek(self.step * self.local_batch)
 
@@ -155,6 +164,10 @@ class RankTrainer:
         dist.barrier()
         t0 = time.perf_counter()
         losses = self.pipe.step(inputs, labels, doc)
+        if self.pipe.vocab is not None and self.layout.dp > 1:  # the shards are plain tensors, not FSDP's
+            for p in self.pipe.vocab.shard.parameters():
+                dist.all_reduce(p.grad, group=self.layout.dp_mesh.get_group())
+                p.grad /= self.layout.dp
         t1 = time.perf_counter()
         records = self.pipe.timer.take()
         params = self.pipe.parameters()
@@ -208,6 +221,7 @@ def _describe(trainer: RankTrainer, device: torch.device) -> str:
             f"({spr} stage{'s' if spr > 1 else ''} per rank), {cfg.data.microbatches} microbatches, "
             f"vocab {trainer.gpt.vocab_size}, {cfg.precision}, device {device.type}"
             + (", document mask" if cfg.data.document_mask else "")
+            + (", vocabulary parallel" if cfg.pipeline.vocab_parallel else "")
             + (f", resuming after step {trainer.step}" if trainer.step else ""))
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dataprep.train.memory_model import piece_parameters, stage_memory
+from dataprep.train.memory_model import piece_parameters, stage_memory, vocab_shard_memory
 from dataprep.train.model import GPTConfig, build_piece
 from dataprep.train.schedule_search import NothingFits, best, search
+from dataprep.train.vocab_parallel import VocabShard
 from tests.conftest import REPO, run_cli
 
 CFG = GPTConfig(vocab_size=4096, seq_len=64, layers=8, d_model=64, heads=4)
@@ -77,3 +78,43 @@ def test_simulate_a_config_shows_bytes_per_rank(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == ["0", "1"]
     assert rows[0][-3] == "2.00" and rows[1][-3] == "1.00"  # 1F1B: rank 0 holds p microbatches, the last 1
     assert "fits in 0.1 GiB per rank" in result.stdout and (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_vocab_parallel_moves_the_vocabulary_out_of_the_stages() -> None:
+    ranks = 4
+    shards = [VocabShard(CFG, 0, r, ranks) for r in range(ranks)]
+    in_shards = sum(p.numel() for shard in shards for p in shard.parameters())
+    assert sum(piece_parameters(CFG, vocab_parallel=True)) + in_shards == sum(piece_parameters(CFG))
+    state, held = vocab_shard_memory(CFG, micro_batch=2, ranks=ranks)
+    assert state == 16.0 * sum(p.numel() for p in shards[0].parameters())
+    assert held == 4.0 * CFG.seq_len * 2 * (CFG.vocab_size // ranks + CFG.d_model)  # fp32 logits slice + h
+    plain = stage_memory(CFG, ((0, 5), (5, 10)), micro_batch=2)
+    split = stage_memory(CFG, ((0, 5), (5, 10)), micro_batch=2, vocab_parallel=True)
+    assert plain.m_b[1] - split.m_b[1] == pytest.approx(4.0 * CFG.seq_len * 2 * CFG.vocab_size)  # no logits
+
+
+def test_the_search_tries_vocabulary_parallelism_and_it_wins_a_large_vocabulary() -> None:
+    big = GPTConfig(vocab_size=65536, seq_len=64, layers=4, d_model=64, heads=4)
+    rows = search(big, 2, 16, 2 ** 33, schedules=["1f1b", "v-half", "dualpipe-v"], microbatch_options=[8])
+    assert {(r.schedule, r.vocab_parallel) for r in rows} == {("1f1b", False), ("1f1b", True), ("v-half", False),
+                                                              ("v-half", True), ("dualpipe-v", False)}
+    win = best(rows, 2 ** 33)
+    assert win.vocab_parallel
+    for name in ("1f1b", "v-half"):
+        plain, split = (next(r for r in rows if r.schedule == name and r.vocab_parallel == vp) for vp in (False, True))
+        assert split.step_time < plain.step_time and split.busy_spread < plain.busy_spread
+
+
+def test_simulate_compares_three_splits_of_a_large_vocabulary() -> None:
+    config = REPO / "recipes" / "train_tiny.yaml"
+    result = run_cli("simulate", "--schedule", "1f1b", "--config", str(config), "--stages", "4", "--vocab", "65536")
+    assert result.returncode == 0, result.stderr
+    table = {}
+    for label in ("naive (balance: uniform)", "balance: cost", "vocabulary parallel"):
+        line = next(x for x in result.stdout.splitlines() if x.strip().startswith(label))
+        step, bubble, spread = line.strip()[len(label):].split()[:3]
+        table[label] = (float(step), float(spread.rstrip("x")))
+    naive, cost, vocab = table.values()
+    assert vocab[0] < cost[0] <= naive[0]  # step time
+    assert vocab[1] < cost[1] <= naive[1]  # busiest over least busy rank
+    assert vocab[1] < 1.1
