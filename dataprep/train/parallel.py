@@ -80,13 +80,17 @@ def local_tensor(t: torch.Tensor) -> torch.Tensor:
 
 
 def clip_global_norm(params: list[torch.nn.Parameter], max_norm: float | None, extra: torch.Tensor,
-                     device: torch.device) -> tuple[float, torch.Tensor]:
+                     device: torch.device, replicated: tuple[torch.nn.Parameter, ...] = (),
+                     count_replicated: bool = True) -> tuple[float, torch.Tensor]:
     """The L2 norm of every gradient of the whole model, over all stages and replicas, and clip
     to ``max_norm``.  Each rank adds the squares of the gradient elements it holds (its stages;
     its FSDP shard of them), one all-reduce over all ranks sums them; ``extra`` (a float64
-    vector) rides in the same all-reduce and comes back summed."""
+    vector) rides in the same all-reduce and comes back summed.  ``replicated`` parameters (among
+    ``params``: the same on every replica, such as the vocabulary shards) are counted only where
+    ``count_replicated`` (one replica), and clipped everywhere."""
     zero = torch.zeros((), dtype=torch.float64, device=device)
-    squares = [local_tensor(p.grad).double().pow(2).sum() for p in params if p.grad is not None]
+    skip = set() if count_replicated else {id(p) for p in replicated}
+    squares = [local_tensor(p.grad).double().pow(2).sum() for p in params if p.grad is not None and id(p) not in skip]
     packed = torch.cat([torch.stack(squares).sum().reshape(1) if squares else zero.reshape(1),
                         extra.to(device=device, dtype=torch.float64).reshape(-1)])
     dist.all_reduce(packed)
