@@ -130,7 +130,6 @@ class RankPipeline:
         schedule and its gradient spread back after it (:mod:`dataprep.train.vocab_parallel`)."""
         vocab = self.vocab
         assert vocab is not None
-        vocab.timer = self.timer
         vocab.begin(labels, self.microbatches)
         embedded = vocab.embed(inputs)
         losses: list[torch.Tensor] = []
@@ -276,7 +275,8 @@ def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks:
         me = dist.get_rank()
         groups = vocab_groups(pipelines or [list(range(dist.get_world_size()))], me)
         vocab = VocabState(VocabShard(cfg, seed, rank, ranks).to(device), groups, rank, ranks, where(num_stages - 1),
-                           where(0), float(getattr(loss_fn, "scale", 1.0)), cfg.d_model, activation_dtype, device)
+                           where(0), float(getattr(loss_fn, "scale", 1.0)), cfg.d_model, activation_dtype, device,
+                           timer=timer)
         order = vocab_parallel_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch, precision,
                                      activation_limit)
         schedule = ScheduleVocabParallel(stages, microbatches, scale_grads=False, order=order,
