@@ -64,7 +64,7 @@ def test_the_search_command(tmp_path: Path) -> None:
     assert lines[header + 1].startswith("*")  # the winner, marked, on the first row
     assert "best:" in lines[-1] and "pipeline.schedule:" in lines[-1]
     refused = run_cli("simulate", "--search", "--config", str(config), "--stages", "2", "--memory", "0.0001",
-                      "--vocab", "4096")
+                      "--vocab", "4096", "--microbatches", "4")
     assert refused.returncode == 2
     assert "nothing fits in 0.1 MiB per rank" in refused.stderr
 

@@ -190,17 +190,17 @@ print(json.dumps({"architecture": type(model).__name__, "round_trip": tokenizer.
 def test_a_checkpoint_continues_bit_exactly_or_in_another_layout(tmp_path: Path, tokens_run: Path,
                                                                 trained: Path) -> None:
     """The 30-step pp 2 / 1f1b run's step-20 checkpoint.  Resumed unchanged, step 21 is bit for bit
-    the uninterrupted run's; loaded into one process (no pipeline), dp 2 x pp 2, v-half, v-half with
-    vocabulary parallelism (the checkpoint's whole matrices loaded as each rank's rows; and with dp 2,
-    where the shards are replicas whose gradients are averaged and counted once in the norm) and the
-    schedule ``auto`` picks, step 21's loss and gradient norm are the same within fp32 tolerance.
+    the uninterrupted run's; loaded into one process (no pipeline), into v-half with vocabulary
+    parallelism (V placement; the checkpoint's whole matrices loaded as each rank's rows), into
+    dp 2 x pp 2 with vocabulary parallelism (FSDP2-sharded stages; the vocabulary shards are
+    replicas whose gradients are averaged and counted once in the norm) and into the schedule
+    ``auto`` picks, step 21's loss and gradient norm are the same within fp32 tolerance.
     (Step 21's loss and gradient norm come before its update, so the shorter runs' LR schedule,
     which ends at their step 21, does not enter.)"""
     reference = metrics(trained)
     for name, nproc, changes in [("same", 2, {"steps": 30}), ("pp1", 1, {}),
-                                 ("dp2pp2", 4, {"parallel.dp": 2}), ("vhalf", 2, {"pipeline.schedule": "v-half"}),
-                                 ("vocab", 2, {"pipeline.schedule": "v-half", "pipeline.vocab_parallel": True}),
-                                 ("dp2vocab", 4, {"parallel.dp": 2, "pipeline.vocab_parallel": True}),
+                                 ("vhalf-vocab", 2, {"pipeline.schedule": "v-half", "pipeline.vocab_parallel": True}),
+                                 ("dp2pp2-vocab", 4, {"parallel.dp": 2, "pipeline.vocab_parallel": True}),
                                  ("auto", 2, {"pipeline.schedule": "auto", "pipeline.memory_per_rank": 1})]:
         if name == "same":  # the run stopped after its step-20 checkpoint: its folder without what came later
             shutil.copytree(trained, tmp_path / name)
