@@ -26,9 +26,9 @@ from dataprep.train.model import GPTConfig, StageModule
 from dataprep.train.partition import Partition, split_model, vocab_cost
 from dataprep.train.schedule_specs import ScheduleError
 from dataprep.train.schedules import ScheduleFromActions, ScheduleSpec, rank_actions, runtime_class
-from dataprep.train.simulate import OVERLAP, OpCosts
+from dataprep.train.simulate import OpCosts
 from dataprep.train.vocab_parallel import ScheduleVocabParallel, VocabShard, VocabState, vocab_groups
-from dataprep.train.vocab_schedule import add_vocab_passes, vocab_1f1b
+from dataprep.train.vocab_schedule import vocab_parallel_actions
 
 
 @dataclass
@@ -105,9 +105,14 @@ class RankPipeline:
     def has_last(self) -> bool:
         return self.num_stages - 1 in self.modules
 
+    @property
+    def vocab_parameters(self) -> list[torch.nn.Parameter]:
+        """This rank's vocabulary shard's parameters (plain tensors, the same on every dp replica); none
+        without vocabulary parallelism."""
+        return list(self.vocab.shard.parameters()) if self.vocab is not None else []
+
     def parameters(self) -> list[torch.nn.Parameter]:
-        own = [p for s in sorted(self.modules) for p in self.modules[s].parameters()]
-        return own + (list(self.vocab.shard.parameters()) if self.vocab is not None else [])
+        return [p for s in sorted(self.modules) for p in self.modules[s].parameters()] + self.vocab_parameters
 
     def step(self, inputs: torch.Tensor | None, labels: torch.Tensor | None,
              doc_ids: torch.Tensor | None = None) -> list[torch.Tensor]:
@@ -229,19 +234,15 @@ def vocab_parallel_order(cfg: GPTConfig, spec: ScheduleSpec, part: Partition, ra
                          activation_limit: float | None) -> dict[int, list[Any]]:
     """Every rank's order with the vocabulary passes placed (:mod:`dataprep.train.vocab_schedule`), at the
     partitioner's predicted costs.  1F1B gets the paper's two extra warm-up forwards (Vocab-1)."""
-    if spec.name == "1f1b":
-        base = vocab_1f1b(ranks, microbatches)
-    elif runtime_class(spec) is ScheduleFromActions:
+    if runtime_class(spec) is ScheduleFromActions:
         base = planned_order(cfg, spec, part, ranks, stages_per_rank, microbatches, micro_batch, precision,
                              activation_limit)
     else:
         base = rank_actions(spec.name, ranks, microbatches, stages_per_rank)
-    if any(a.computation_type == OVERLAP for acts in base.values() for a in acts):
-        raise ScheduleError(f"pipeline.vocab_parallel cannot run with {spec.name}: its overlapped forward-backward "
-                            "pairs leave no place for the vocabulary passes; use 1f1b, v-half or a zero-bubble one")
     head = vocab_cost(cfg) / ranks
     costs = OpCosts(part.costs, part.costs, part.costs, s=head, t=2 * head)
-    return add_vocab_passes(base, spec.stage_to_rank(ranks), ranks * stages_per_rank, microbatches, costs)
+    return vocab_parallel_actions(spec.name, base, spec.stage_to_rank(ranks), ranks * stages_per_rank, microbatches,
+                                  costs)
 
 
 def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks: int, stages_per_rank: int,

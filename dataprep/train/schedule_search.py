@@ -34,8 +34,8 @@ from dataprep.train.partition import PartitionError, piece_costs, split_model, v
 from dataprep.train.preflight import gpt_config, run_vocabulary
 from dataprep.train.schedules import SCHEDULES, ScheduleError, get_schedule, rank_actions
 from dataprep.train.shape import GPTConfig
-from dataprep.train.simulate import OVERLAP, OpCosts, SimResult, simulate
-from dataprep.train.vocab_schedule import add_vocab_passes, vocab_1f1b
+from dataprep.train.simulate import OpCosts, SimResult, simulate
+from dataprep.train.vocab_schedule import vocab_parallel_actions
 
 
 class NothingFits(ValueError):
@@ -165,17 +165,12 @@ def evaluate(cfg: GPTConfig, name: str, ranks: int, stages_per_rank: int, microb
     state = tuple(shard_bytes + sum(mem.state_bytes[s] for s in range(ranks * v) if where(s) == r)
                   for r in range(ranks))
     try:
-        if vocab_parallel and name == "1f1b":
-            actions = vocab_1f1b(ranks, m)
-        else:
-            actions = rank_actions(name, ranks, m, v, costs=costs, limit=max(1.0, memory_per_rank - max(state)))
+        actions = rank_actions(name, ranks, m, v, costs=costs, limit=max(1.0, memory_per_rank - max(state)))
     except ScheduleInfeasible as exc:
         return Row(name, v, m, float("inf"), 1.0, (float("inf"),) * ranks, state, False, str(exc),
                    vocab_parallel), None
     if vocab_parallel:
-        if any(a.computation_type == OVERLAP for acts in actions.values() for a in acts):
-            raise ScheduleError(f"{name}: overlapped forward-backward pairs leave no place for the vocabulary passes")
-        actions = add_vocab_passes(actions, where, ranks * v, m, costs)
+        actions = vocab_parallel_actions(name, actions, where, ranks * v, m, costs)
     sim = simulate(actions, where, ranks * v, costs)
     peak = tuple(s + a for s, a in zip(state, sim.peak_memory))
     spread = max(sim.busy) / min(sim.busy) if min(sim.busy) > 0 else float("inf")

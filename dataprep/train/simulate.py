@@ -58,7 +58,6 @@ class VocabPass(str):
 
 
 VOCAB_S, VOCAB_T = VocabPass("S"), VocabPass("T")
-VOCAB_PASSES = (VOCAB_S, VOCAB_T)
 
 
 def vocab_action(kind: VocabPass, microbatch: int) -> _Action:

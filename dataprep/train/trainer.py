@@ -102,7 +102,7 @@ class RankTrainer:
             micro_batch=self.local_batch // d.microbatches, activation_limit=cfg.pipeline.activation_limit,
             vocab_parallel=cfg.pipeline.vocab_parallel,
             pipelines=[[r * pp + j for j in range(pp)] for r in range(dp)])
-        shards = {id(p) for p in self.pipe.vocab.shard.parameters()} if self.pipe.vocab is not None else set()
+        shards = {id(p) for p in self.pipe.vocab_parameters}
         params = [p for p in self.pipe.parameters() if id(p) not in shards]
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
@@ -112,8 +112,8 @@ class RankTrainer:
         # The vocabulary shards are plain tensors beside FSDP2's DTensors: a group of their own,
         # since one foreach kernel cannot take both
         groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        if self.pipe.vocab is not None:
-            groups.append({"params": list(self.pipe.vocab.shard.parameters()), "weight_decay": o.weight_decay})
+        if self.pipe.vocab_parameters:
+            groups.append({"params": self.pipe.vocab_parameters, "weight_decay": o.weight_decay})
         self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=o.betas, foreach=True)
         self.step = 0
         # vocabulary parallelism: every rank looks up and scores its rows of the vocabulary
@@ -168,8 +168,8 @@ class RankTrainer:
         dist.barrier()
         t0 = time.perf_counter()
         losses = self.pipe.step(inputs, labels, doc)
-        if self.pipe.vocab is not None and self.layout.dp > 1:  # the shards are plain tensors, not FSDP's
-            for p in self.pipe.vocab.shard.parameters():
+        if self.layout.dp > 1:  # the vocabulary shards are plain tensors, not FSDP's
+            for p in self.pipe.vocab_parameters:
                 dist.all_reduce(p.grad, group=self.layout.dp_mesh.get_group())
                 p.grad /= self.layout.dp
         t1 = time.perf_counter()
@@ -178,8 +178,8 @@ class RankTrainer:
         local = torch.zeros((), dtype=torch.float64)  # this rank's share of the loss (last stage only)
         if losses:
             local = torch.stack([x.detach().double() for x in losses]).sum()
-        shards = tuple(self.pipe.vocab.shard.parameters()) if self.pipe.vocab is not None else ()
-        grad_norm, summed = clip_global_norm(params, self.cfg.optim.grad_clip, local, self.device, shards,
+        grad_norm, summed = clip_global_norm(params, self.cfg.optim.grad_clip, local, self.device,
+                                             tuple(self.pipe.vocab_parameters),
                                              count_replicated=self.layout.dp_rank == 0)
         loss = float(summed[0]) / self.layout.dp
         lr = self.cfg.optim.lr * lr_factor(self.step, self.cfg)

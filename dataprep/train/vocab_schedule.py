@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from torch.distributed.pipelining.schedules import _Action, _ComputationType
 
+from dataprep.train.schedule_specs import ScheduleError
 from dataprep.train.schedules import one_f_one_b
 from dataprep.train.simulate import VOCAB_S, VOCAB_T, OpCosts, ScheduleDeadlock, is_vocab, vocab_action
 
@@ -43,6 +44,19 @@ Order = dict[int, list[_Action]]
 def vocab_1f1b(ranks: int, microbatches: int, extra: int = 2) -> Order:
     """1F1B with ``extra`` more warm-up forwards per rank (at most all microbatches)."""
     return one_f_one_b(ranks, microbatches, extra)
+
+
+def vocab_parallel_actions(name: str, base: Mapping[int, Sequence[_Action]], stage_to_rank: Callable[[int], int],
+                           num_stages: int, microbatches: int, costs: OpCosts) -> Order:
+    """Schedule ``name``'s order ``base`` with the vocabulary passes placed: 1F1B takes Vocab-1's
+    warm-up (:func:`vocab_1f1b`) instead of ``base``; :class:`ScheduleError` for a schedule of
+    overlapped forward-backward pairs (DualPipe-V), which leave no place for the passes."""
+    if name == "1f1b":
+        base = vocab_1f1b(len(base), microbatches)
+    if any(a.computation_type == OVERLAP for acts in base.values() for a in acts):
+        raise ScheduleError(f"pipeline.vocab_parallel cannot run with {name}: its overlapped forward-backward "
+                            "pairs leave no place for the vocabulary passes; use 1f1b, v-half or a zero-bubble one")
+    return add_vocab_passes(base, stage_to_rank, num_stages, microbatches, costs)
 
 
 def add_vocab_passes(base: Mapping[int, Sequence[_Action]], stage_to_rank: Callable[[int], int], num_stages: int,
