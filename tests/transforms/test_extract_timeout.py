@@ -1,10 +1,14 @@
 """Extraction that cannot hang: a page built to be slow for each engine ends as
 ``extract:timeout`` within the limit, the pages after it are extracted, and no sandbox child
-outlives its run."""
+outlives its run.
+
+Sandboxes are told apart by an environment variable each test sets: the other pytest-xdist
+worker may start and end sandboxes of its own while one of these tests runs."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -28,31 +32,43 @@ SLOW = {
 LIMIT_S = 1.0
 
 
-def _sandboxes() -> set[int]:
+MARK = "DATAPREP_TEST_SANDBOX_MARK"
+
+
+@pytest.fixture
+def mark(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A value every process this test starts inherits (Dask workers and their sandboxes)."""
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(MARK, value)
+    return value
+
+
+def _sandboxes(mark: str) -> set[int]:
+    """Live sandbox children started by this test, wherever they were reparented."""
     found = set()
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if "dataprep.engine.sandbox" in " ".join(proc.info["cmdline"] or []) and proc.status() != "zombie":
+            if ("dataprep.engine.sandbox" in " ".join(proc.info["cmdline"] or [])
+                    and proc.status() != "zombie" and proc.environ().get(MARK) == mark):
                 found.add(proc.info["pid"])
         except psutil.Error:
             continue
     return found
 
 
-def _gone_within(pids: set[int], before: set[int], seconds: float) -> set[int]:
+def _gone_within(mark: str, seconds: float) -> set[int]:
     deadline = time.monotonic() + seconds
-    while (left := _sandboxes() - before) and time.monotonic() < deadline:
+    while (left := _sandboxes(mark)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
 
 
 @pytest.mark.parametrize("engine", ["resiliparse", "trafilatura"])
-def test_a_slow_page_times_out_and_the_run_goes_on(tmp_path: Path, engine: str) -> None:
+def test_a_slow_page_times_out_and_the_run_goes_on(tmp_path: Path, engine: str, mark: str) -> None:
     pages = tmp_path / "in"
     pages.mkdir()
     for n in range(4):
         (pages / f"p{n}.html").write_text(SLOW[engine] if n == 1 else OK_PAGE.format(n=n))
-    before = _sandboxes()
     t0 = time.monotonic()
     result = Pipeline(input={"path": str(pages), "format": "html"}, output=str(tmp_path / "out"),
                       stages=[{"extract": {"engine": engine, "timeout_s": LIMIT_S, "max_depth": 1_000_000,
@@ -67,11 +83,10 @@ def test_a_slow_page_times_out_and_the_run_goes_on(tmp_path: Path, engine: str) 
     assert result.stats["stages"][0]["removed"] == {"extract:timeout": 1}
     # the page alone takes 20 s or more; the run (cluster start included) ends well before
     assert elapsed < 18, elapsed
-    assert not _gone_within(_sandboxes(), before, 5.0), "sandbox children outlived the run"
+    assert not _gone_within(mark, 5.0), "sandbox children outlived the run"
 
 
-def test_in_process_extraction_keeps_one_child_and_ends_it() -> None:
-    before = _sandboxes()
+def test_in_process_extraction_keeps_one_child_and_ends_it(mark: str) -> None:
     stage = Extract(timeout_s=LIMIT_S, max_depth=1_000_000).ensure_setup()
     batch = pa.table({"id": ["a", "b", "c"], "source": ["a", "b", "c"],
                       "text": pa.array([OK_PAGE.format(n=0), SLOW["resiliparse"], OK_PAGE.format(n=2)],
@@ -81,8 +96,8 @@ def test_in_process_extraction_keeps_one_child_and_ends_it() -> None:
     assert time.monotonic() - t0 < 10
     assert out.removed.column("reason").to_pylist() == ["extract:timeout"]
     assert out.kept.column("id").to_pylist() == ["a", "c"]
-    assert len(_sandboxes() - before) == 1  # the replacement child, kept for the next batch
+    assert len(_sandboxes(mark)) == 1  # the replacement child, kept for the next batch
     again = stage.process(batch.slice(0, 1))
-    assert again.kept.num_rows == 1 and len(_sandboxes() - before) == 1
+    assert again.kept.num_rows == 1 and len(_sandboxes(mark)) == 1
     stage._sandbox().close()
-    assert not _gone_within(_sandboxes(), before, 5.0)
+    assert not _gone_within(mark, 5.0)
