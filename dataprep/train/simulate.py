@@ -94,7 +94,9 @@ def _peaks(events: list[tuple[float, int, float]]) -> dict[int, float]:
 class OpCosts:
     """Seconds (or any unit) per microbatch on one stage: forward, input backward, weight backward.
 
-    A full backward ``B`` costs ``b + w``.  Per-stage lists override the scalars.  ``m_b`` is the
+    A full backward ``B`` costs ``full`` where given (a stage whose full backward was measured:
+    one autograd pass costs less than its two split parts), else ``b + w``; a per-stage list of
+    ``full`` may hold None for the stages without one.  Per-stage lists override the scalars.  ``m_b`` is the
     activation memory one microbatch's forward leaves on a stage, ``m_w`` the part of it kept from
     ``I`` until ``W`` (default: all of it); ``optimizer`` the optimizer step's time, added to a
     synchronised step.
@@ -109,6 +111,7 @@ class OpCosts:
     s: float = 0.0  # vocabulary passes, per microbatch on every rank
     t: float = 0.0
     m_v: float = 0.0  # one microbatch's slice of the logits, held from S to T
+    full: float | Sequence[float | None] | None = None
 
     def memory(self, stage: int) -> tuple[float, float]:
         """``(M_B, M_W)`` of one microbatch on ``stage``."""
@@ -129,7 +132,8 @@ class OpCosts:
         if kind == W:
             return pick(self.w)
         if kind == B:
-            return pick(self.b) + pick(self.w)
+            full = None if self.full is None else pick(self.full)
+            return pick(self.b) + pick(self.w) if full is None else full
         raise ValueError(f"no cost for {kind}")
 
 

@@ -10,6 +10,7 @@ simulator, so the measured bubble can be compared with what the op costs alone i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,17 @@ def load_timeline(out: str | Path) -> dict[str, Any]:
 
 
 def measured_costs(doc: dict[str, Any]) -> OpCosts:
-    """Per-stage op costs from a timeline: a full backward ``B`` counts as input part, weights 0."""
+    """Per-stage op costs from a timeline.  A stage that ran only full backwards has ``b`` = its
+    ``B`` and ``w`` = 0; one that ran both (DualPipe-V splits only its last microbatches) keeps its
+    measured ``B`` apart (``full``), which is less than its ``I`` and ``W`` together."""
     stages = doc["ranks"] * doc["stages_per_rank"]
     c = doc["op_costs_s"]
     f = [c.get(f"F{s}", 0.0) for s in range(stages)]
     b = [c.get(f"I{s}", c.get(f"B{s}", 0.0)) for s in range(stages)]
     w = [c.get(f"W{s}", 0.0) for s in range(stages)]
-    return OpCosts(f, b, w, s=c.get("S-1", 0.0), t=c.get("T-1", 0.0))  # vocabulary passes: stage -1
+    full = [c.get(f"B{s}") for s in range(stages)]
+    return OpCosts(f, b, w, s=c.get("S-1", 0.0), t=c.get("T-1", 0.0),  # vocabulary passes: stage -1
+                   full=full if any(x is not None for x in full) else None)
 
 
 def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
@@ -41,7 +46,7 @@ def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
     comm = doc.get("comm_s", 0.0) if comm is None else comm
     spec = get_schedule(doc["schedule"])
     costs = measured_costs(doc)
-    costs = OpCosts(costs.f, costs.b, costs.w, comm, s=costs.s, t=costs.t)
+    costs = dataclasses.replace(costs, comm=comm)
     if "order" in doc:  # an order computed for that run (zb-auto, V-Half, V-Min, vocabulary parallel)
         actions = {int(r): [parse_action(a) for a in acts] for r, acts in doc["order"].items()}
     else:

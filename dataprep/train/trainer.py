@@ -16,8 +16,10 @@ cross-entropy over the share's tokens; FSDP2 averages gradients over replicas, w
 the mean over the whole batch), the global gradient norm over every stage and replica is
 all-reduced and clipped, AdamW steps, and the LR follows linear warm-up then cosine decay.
 Rank 0 logs loss, tokens/s (also per rank), MFU, peak memory per rank and the measured bubble
-to ``metrics.jsonl`` and the console; every ``eval_every`` steps the same ``eval_batches``
-validation batches run forward only through the schedule (``val_loss``, ``val_ppl``).
+(per rank, the idle share of the schedule's makespan: from the barrier to the last rank's last
+action, as the simulator's ``bubble``) to ``metrics.jsonl`` and the console; every
+``eval_every`` steps the same ``eval_batches`` validation batches run forward only through the
+schedule (``val_loss``, ``val_ppl``).
 
 Checkpoints (:mod:`dataprep.train.checkpoint`) are DCP folders keyed by the unsplit model's
 parameter names: they load into another layout or schedule, and ``--resume`` with nothing
@@ -190,19 +192,23 @@ class RankTrainer:
         self.step += 1
         t2 = time.perf_counter()
         busy = sum(r[4] - r[3] for r in records)
-        share = torch.tensor([1 - busy / (t1 - t0), t2 - t0, peak_memory_bytes(self.device)],
+        share = torch.tensor([busy, t1 - t0, t2 - t0, peak_memory_bytes(self.device)],
                              dtype=torch.float64, device=self.device)
         gathered = [torch.zeros_like(share) for _ in range(self.world)]
         dist.all_gather(gathered, share)
-        step_s = max(float(g[1]) for g in gathered)
+        step_s = max(float(g[2]) for g in gathered)
+        # the schedule's makespan: a rank whose actions end early idles until the last one's end
+        # (the barrier lined their starts up), as the simulator counts it
+        schedule_s = max(float(g[1]) for g in gathered)
+        bubbles = [1 - float(g[0]) / schedule_s for g in gathered]
         tokens_per_s = self.tokens_per_step / step_s
         return {"step": self.step, "loss": loss, "lr": lr, "grad_norm": grad_norm,
                 "tokens_per_s": tokens_per_s, "tokens_per_s_per_rank": tokens_per_s / self.world,
                 "mfu": self.flops_per_step / step_s / (self.peak * self.world) if self.peak else None,
-                "peak_memory_mb": [round(float(g[2]) / 2**20, 1) for g in gathered],
-                "step_s": step_s, "schedule_s": t1 - t0,
-                "bubble": float(np.mean([float(g[0]) for g in gathered])),
-                "bubble_per_rank": [round(float(g[0]), 4) for g in gathered],
+                "peak_memory_mb": [round(float(g[3]) / 2**20, 1) for g in gathered],
+                "step_s": step_s, "schedule_s": schedule_s,
+                "bubble": float(np.mean(bubbles)),
+                "bubble_per_rank": [round(b, 4) for b in bubbles],
                 "_records": [(k, s, mb, a - t0, b - t0) for k, s, mb, a, b in records]}
 
     def evaluate(self) -> dict[str, float]:

@@ -171,3 +171,23 @@ def test_memory_follows_the_zero_bubble_papers_accounting() -> None:
     h1 = simulate(rank_actions("zb-h1", p, m), lambda s: s, p, c)
     assert h1.peak_memory[0] == 40 and h1.peak_microbatches[0] == 4
     assert h1.microbatch_memory == [10] * p
+
+
+def test_a_measured_full_backward_keeps_its_own_cost_beside_split_ones() -> None:
+    """DualPipe-V runs full backwards and, for its last microbatches, split ones on the same
+    stages; a full backward is simulated at its measured cost, not as its parts' sum."""
+    from dataprep.train.timeline import predict
+
+    p, m = 2, 6
+    costs = {f"{k}{s}": c for s in range(2 * p) for k, c in (("F", 1.0), ("I", 1.0), ("W", 1.0), ("B", 1.5))}
+    doc = {"schedule": "dualpipe-v", "ranks": p, "stages_per_rank": 2, "microbatches": m, "op_costs_s": costs,
+           "comm_s": 0.0}
+    sim = predict(doc)
+    kinds = [leaf.computation_type for acts in rank_actions("dualpipe-v", p, m).values() for a in acts if a
+             for leaf in (a.sub_actions if a.computation_type == _ComputationType.OVERLAP_F_B else [a])]
+    full = kinds.count(_ComputationType.FULL_BACKWARD)
+    assert full and kinds.count(_ComputationType.BACKWARD_INPUT)  # both kinds ran
+    expected = {_ComputationType.FORWARD: 1.0, _ComputationType.BACKWARD_INPUT: 1.0,
+                _ComputationType.BACKWARD_WEIGHT: 1.0, _ComputationType.FULL_BACKWARD: 1.5}
+    assert sum(sim.busy) == pytest.approx(sum(expected.get(k, 0.0) for k in kinds))
+    assert sum(sim.busy) < sum(2.0 if k == _ComputationType.FULL_BACKWARD else expected.get(k, 0.0) for k in kinds)
