@@ -341,9 +341,12 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
     if trainer.rank != 0:
         return None
     gathered = [g for g in gathered if g["replica"] == 0]  # the timeline of one pipeline
-    costs_all: dict[str, float] = {}
+    # a stage's ops run on one rank; the vocabulary passes (stage -1) on all: their mean over the ranks
+    by_op: dict[str, list[float]] = {}
     for g in gathered:
-        costs_all.update(g["costs"])
+        for key, seconds in g["costs"].items():
+            by_op.setdefault(key, []).append(seconds)
+    costs_all = {key: float(np.mean(v)) for key, v in by_op.items()}
     doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.layout.pp,
            "stages_per_rank": trainer.stages_per_rank,
            "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all, "comm_s": comm,

@@ -257,13 +257,13 @@ class VocabState:
         return _GradFromVocab.apply(output, self, mb)
 
     def s_pass(self, mb: int) -> None:
-        t0 = time.perf_counter()
         labels = self.labels[mb]
         if self.rank == self.root:
             h = self.hidden.pop(mb)
         else:
             h = torch.empty(*labels.shape, self.d_model, dtype=self.activation_dtype, device=self.device)
             dist.broadcast(h, group_src=self.root, group=self.groups.broadcast)
+        t0 = time.perf_counter()  # the wait for h is idle time, as a compute action's receive is
         logits, stats = self.shard.logits_and_stats(h, labels)
         gathered = [torch.empty_like(stats) for _ in range(self.ranks)]
         work = dist.all_gather(gathered, stats, group=self.groups.stats, async_op=True)
