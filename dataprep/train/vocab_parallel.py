@@ -111,7 +111,7 @@ class VocabShard(nn.Module):
         target logit or 0]`` as a ``(3, tokens)`` fp32 tensor."""
         logits = h.reshape(-1, h.shape[-1]).float() @ self.out.float().t()
         top = logits.max(dim=1).values
-        sum_exp = torch.exp(logits - top[:, None]).sum(dim=1)
+        sum_exp = (logits - top[:, None]).exp_().sum(dim=1)  # one temporary of the logits' size, not two
         local, inside = self._local(labels.reshape(-1))
         target = torch.where(inside, logits.gather(1, local[:, None]).squeeze(1), 0.0)
         return logits, torch.stack([top, sum_exp, target])
@@ -121,9 +121,11 @@ class VocabShard(nn.Module):
               scale: float) -> tuple[torch.Tensor, torch.Tensor]:
         """``T``: from every rank's statistics ``(ranks, 3, tokens)``, the loss (summed over tokens,
         times ``scale``), and this shard's part of ``dL/dh`` (fp32, ``h``'s shape); adds this shard's
-        output weights' gradient."""
+        output weights' gradient.  ``logits`` (S's, not needed after T) becomes the softmax's
+        gradient in place: at a large vocabulary each new buffer of that size is memory the
+        allocator maps and the kernel faults in again."""
         lse, loss = log_sum_exp_and_loss(stats, scale)
-        grad = torch.exp(logits - lse[:, None])
+        grad = logits.sub_(lse[:, None]).exp_()
         local, inside = self._local(labels.reshape(-1))
         rows = torch.nonzero(inside).squeeze(1)
         grad[rows, local[rows]] -= 1.0
