@@ -92,9 +92,9 @@ def test_sample_pages_to_trained_model(tmp_path: Path, trained: Path) -> None:
     timeline = json.loads((out / "timeline.json").read_text())
     assert {s[0] for s in timeline["spans"]} == {0, 1} and {"F0", "B0", "F1", "B1"} <= set(timeline["op_costs_s"])
     # the spans are the last step's: each rank's bubble is its idle share of the schedule's makespan
-    # (the rank that finishes first waits for the other), as the simulator counts it
+    # (rank 1 ends first, 1F1B's last backward being rank 0's, and waits for it), as simulated
     ends = [max(sp[5] for sp in timeline["spans"] if sp[0] == r) for r in (0, 1)]
-    assert ends[0] != pytest.approx(ends[1], abs=1e-3) and rows[-1]["schedule_s"] >= max(ends)
+    assert ends[1] < ends[0] <= rows[-1]["schedule_s"]
     for r in (0, 1):
         busy = sum(sp[5] - sp[4] for sp in timeline["spans"] if sp[0] == r)
         assert 1 - busy / rows[-1]["schedule_s"] == pytest.approx(rows[-1]["bubble_per_rank"][r], abs=2e-4)
