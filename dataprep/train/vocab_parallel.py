@@ -111,7 +111,11 @@ class VocabShard(nn.Module):
         target logit or 0]`` as a ``(3, tokens)`` fp32 tensor."""
         logits = h.reshape(-1, h.shape[-1]).float() @ self.out.float().t()
         top = logits.max(dim=1).values
-        sum_exp = (logits - top[:, None]).exp_().sum(dim=1)  # one temporary of the logits' size, not two
+        # in row blocks: each block's temporary stays under glibc's 32 MB heap ceiling and is reused,
+        # where one of the logits' size would be mapped and faulted in at every microbatch
+        block = max(1, (8 << 20) // (4 * logits.shape[1]))
+        sum_exp = torch.cat([(logits[i:i + block] - top[i:i + block, None]).exp_().sum(dim=1)
+                             for i in range(0, logits.shape[0], block)])
         local, inside = self._local(labels.reshape(-1))
         target = torch.where(inside, logits.gather(1, local[:, None]).squeeze(1), 0.0)
         return logits, torch.stack([top, sum_exp, target])
