@@ -65,6 +65,10 @@ def vocab_range(vocab_size: int, rank: int, ranks: int) -> tuple[int, int]:
     return lo, min(vocab_size, lo + per)
 
 
+#: the size of S's temporary blocks of exponentials (see VocabShard.logits_and_stats)
+EXP_BLOCK_BYTES = 8 << 20
+
+
 class VocabShard(nn.Module):
     """Rows ``lo .. hi-1`` of the token embedding (``tokens``) and of the output projection (``out``),
     with exactly the unsplit model's initial values (both pieces are built with their seeds, then sliced)."""
@@ -113,7 +117,7 @@ class VocabShard(nn.Module):
         top = logits.max(dim=1).values
         # in row blocks: each block's temporary stays under glibc's 32 MB heap ceiling and is reused,
         # where one of the logits' size would be mapped and faulted in at every microbatch
-        block = max(1, (8 << 20) // (4 * logits.shape[1]))
+        block = max(1, EXP_BLOCK_BYTES // (logits.element_size() * logits.shape[1]))
         sum_exp = torch.cat([(logits[i:i + block] - top[i:i + block, None]).exp_().sum(dim=1)
                              for i in range(0, logits.shape[0], block)])
         local, inside = self._local(labels.reshape(-1))
