@@ -219,6 +219,7 @@ def python_line_dedup_in_memory(docs: list[dict]) -> list[str]:
 def ours_line_dedup_in_memory(batches: list) -> list[str]:
     """Our stage's three steps on batches in memory: every batch summarised, the hashes grouped
     (one partition), each batch's cuts applied."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -227,14 +228,16 @@ def ours_line_dedup_in_memory(batches: list) -> list[str]:
 
     stage = DedupParagraphs(unit="line")
     summaries = []
-    for k, batch in enumerate(batches):
+    for k, batch in enumerate(batches):  # each batch a shard, its column added as the engine adds it
         summary = stage.summarize(batch)
-        summaries.append(summary.append_column("shard", pa.array([str(k)] * summary.num_rows, pa.string())))
+        summaries.append(summary.append_column("shard", pa.repeat(pa.scalar(f"{k:05d}"), summary.num_rows)))
     cuts = _cuts(pa.concat_tables(summaries), 0, None)
+    cuts = cuts.take(pc.sort_indices(cuts, [("shard", "ascending")]))  # the cuts of a shard: one slice, as its file
+    bounds = np.searchsorted(cuts.column("shard").to_numpy(), [f"{k:05d}" for k in range(len(batches) + 1)])
     out = []
     for k, batch in enumerate(batches):
-        kept = stage.apply(batch, cuts.filter(pc.equal(cuts.column("shard"), str(k))).select([ID, "unit"])).kept
-        out += kept.column("text").to_pylist()
+        state = cuts.slice(bounds[k], bounds[k + 1] - bounds[k]).select([ID, "unit"])
+        out += stage.apply(batch, state).kept.column("text").to_pylist()
     return out
 
 

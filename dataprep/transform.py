@@ -258,10 +258,10 @@ def split_by_reason(table: pa.Table, reasons: pa.Array, removed_source: pa.Table
     if len(reasons) != table.num_rows:
         raise ValueError(f"{len(reasons)} decisions for {table.num_rows} rows")
     removed_mask = pc.is_valid(reasons)
+    if not pc.any(removed_mask).as_py():
+        return StageOutput(kept=table)  # nothing removed: no copy
     kept = table.filter(pc.invert(removed_mask))
     source = table if removed_source is None else removed_source
-    if not pc.any(removed_mask).as_py():
-        return StageOutput(kept=kept)
     removed = source.filter(removed_mask)
     removed = set_columns(removed, {"reason": reasons.filter(removed_mask)})
     return StageOutput(kept=kept, removed=removed)

@@ -15,7 +15,8 @@ database.  Every other code point starts a segment that NFC leaves alone (Unicod
 quick-check "Yes" with combining class 0: UAX #15), so for a document of only those NFC is the
 identity; precomposed letters such as "é" need no NFC.  Which code points are word characters
 is asked of RE2 itself (Arrow's regex kernel), once per process for each 128-code-point page
-met, so the two definitions cannot drift apart.
+met, so the two definitions cannot drift apart.  Likewise which code points Arrow's Unicode
+lower case changes: the other texts take the ASCII lower case, a byte look-up.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ _ASCII_WORD = np.zeros(256, dtype=bool)  # lower-case ASCII letters and digits (
 _ASCII_WORD[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)] = True
 _WORD = np.full(0x110000, -1, dtype=np.int8)  # per code point: -1 not asked yet, 0 no, 1 word character
 _NFC_INERT = np.full(0x110000, -1, dtype=np.int8)  # per code point: -1 not asked yet, 0 no, 1 NFC never changes it
+_LOWER_FIXED = np.full(0x110000, -1, dtype=np.int8)  # per code point: -1 not asked yet, 0 no, 1 lower case keeps it
 _LOCK = threading.Lock()
-_WORD[0xD800:0xE000] = _NFC_INERT[0xD800:0xE000] = 0  # surrogates: never in valid UTF-8, never asked
+# surrogates: never in valid UTF-8, never asked
+_WORD[0xD800:0xE000] = _NFC_INERT[0xD800:0xE000] = _LOWER_FIXED[0xD800:0xE000] = 0
 
 
 @dataclass
@@ -78,6 +81,14 @@ def _ask(table: np.ndarray, codepoints: np.ndarray, answer) -> np.ndarray:
 def is_word_char(codepoints: np.ndarray) -> np.ndarray:
     """Whether each code point is a letter, digit or mark, as RE2's ``[\\pL\\pN\\pM]`` says."""
     return _ask(_WORD, codepoints, lambda cps: pc.match_substring_regex(_utf8_of(cps), WORD_CHAR))
+
+
+def is_lower_fixed(codepoints: np.ndarray) -> np.ndarray:
+    """Whether Arrow's ``utf8_lower`` leaves each code point as it is (it maps code point by code point)."""
+    def answer(cps: np.ndarray) -> np.ndarray:
+        chars = _utf8_of(cps)
+        return np.asarray(pc.equal(pc.utf8_lower(chars), chars))
+    return _ask(_LOWER_FIXED, codepoints, answer)
 
 
 # Code points NFC may compose with the character before them: the second parts of canonical
@@ -131,14 +142,21 @@ def multibyte_codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def lower_nfc(text: pa.Array) -> pa.Array:
-    """Lower-cased NFC text; NFC computed only for the documents it could change."""
+    """Lower-cased NFC text; Unicode lower case computed only for the texts with a non-ASCII
+    character that it changes (ASCII lower case for the rest), NFC only for the texts it could change."""
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     text = pc.fill_null(text.cast(pa.large_string()), "")
-    if pc.all(pc.string_is_ascii(text)).as_py() in (True, None):
-        return pc.ascii_lower(text)
     data, offsets = utf8_buffers(text)
     lead, cp, _ = multibyte_codepoints(data)
-    lowered = pc.utf8_lower(text)
+    lowered = pc.ascii_lower(text)  # exact for the texts that are all ASCII
+    if len(lead) == 0:
+        return lowered
+    cased = lead[~is_lower_fixed(cp)]
+    if len(cased):
+        wide = np.zeros(len(text), dtype=bool)
+        wide[np.searchsorted(offsets, cased, side="right") - 1] = True
+        mask = pa.array(wide)
+        lowered = pc.replace_with_mask(lowered, mask, pc.utf8_lower(text.filter(mask)))
     odd = lead[~is_nfc_inert(cp)]
     if len(odd) == 0:
         return lowered

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep.dedup.byte_words import lower_nfc, multibyte_codepoints
-from dataprep.text.hashing import fmix64, utf8_buffers, word_hash_pair
+from dataprep.text.hashing import span_hash_pair, utf8_buffers
 from dataprep.text.text_units import unit_bounds
 
 #: ASCII white space as Arrow's ``utf8_split_whitespace``/``utf8_trim_whitespace`` and Python's
@@ -29,7 +29,8 @@ ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 #: the other code points both call white space (NEL, no-break space, ogham, the typographic
 #: spaces, line and paragraph separators, narrow no-break, medium mathematical, ideographic)
 UNICODE_SPACE = np.array([0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
-SECOND_SEED = 0x5BD1E9955BD1E995  # the second hash's start: an independent walk over the same bytes
+_IS_UNICODE_SPACE = np.zeros(int(UNICODE_SPACE.max()) + 2, dtype=bool)  # by code point; the last: all above
+_IS_UNICODE_SPACE[UNICODE_SPACE] = True
 
 
 def normal_form_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +41,7 @@ def normal_form_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
     wide_space = np.zeros(0, dtype=np.int64)
     if len(data) and data.max() >= 0xC2:
         lead, cp, length = multibyte_codepoints(data)
-        hit = np.isin(cp, UNICODE_SPACE)
+        hit = _IS_UNICODE_SPACE[np.minimum(cp, len(_IS_UNICODE_SPACE) - 1)]
         wide_space = lead[hit]
         for k in range(int(length[hit].max(initial=0))):  # every byte of it is a space, so all but the first drop
             space[(wide_space + k)[k < length[hit]]] = True
@@ -62,10 +63,10 @@ def normal_form_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
 
 
 def span_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two well-spread 64-bit hashes of every byte span: the first is
-    :func:`dataprep.text.hashing.string_hashes`' of the span, the second another seed's."""
-    h1, h2 = word_hash_pair(data, starts, ends, SECOND_SEED)
-    return fmix64(h1), fmix64(h2)
+    """Two independent, well-spread 64-bit hashes of every byte span
+    (:func:`dataprep.text.hashing.span_hash_pair`): 128 bits, as a corpus of billions of units
+    would meet collisions of one."""
+    return span_hash_pair(data, starts, ends)
 
 
 def unit_hashes(texts: pa.Array | pa.ChunkedArray, unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
