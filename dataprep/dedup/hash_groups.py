@@ -22,7 +22,8 @@ class HashGroups:
 
 def hash_groups(table: pa.Table, then: list[str]) -> HashGroups:
     """``table`` sorted by ``h1``, ``h2`` and then ``then`` (ascending), with its groups of equal hashes."""
-    rows = table.sort_by([("h1", "ascending"), ("h2", "ascending"), *((c, "ascending") for c in then)])
+    # one chunk first: Arrow sorts a table of many chunks (one per shard summary) about 25% slower
+    rows = table.combine_chunks().sort_by([("h1", "ascending"), ("h2", "ascending"), *((c, "ascending") for c in then)])
     h1, h2 = rows.column("h1").to_numpy(), rows.column("h2").to_numpy()
     first = np.concatenate([[True], (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])]) if len(h1) else np.zeros(0, bool)
     return HashGroups(rows, first, np.cumsum(first) - 1)
