@@ -153,17 +153,20 @@ def lower_nfc(text: pa.Array) -> pa.Array:
         return lowered
     cased = lead[~is_lower_fixed(cp)]
     if len(cased):
-        wide = np.zeros(len(text), dtype=bool)
-        wide[np.searchsorted(offsets, cased, side="right") - 1] = True
-        mask = pa.array(wide)
+        mask = _texts_holding(offsets, cased)
         lowered = pc.replace_with_mask(lowered, mask, pc.utf8_lower(text.filter(mask)))
     odd = lead[~is_nfc_inert(cp)]
     if len(odd) == 0:
         return lowered
-    changing = np.zeros(len(text), dtype=bool)
-    changing[np.searchsorted(offsets, odd, side="right") - 1] = True
-    mask = pa.array(changing)
+    mask = _texts_holding(offsets, odd)
     return pc.replace_with_mask(lowered, mask, pc.utf8_lower(pc.utf8_normalize(text.filter(mask), "NFC")))
+
+
+def _texts_holding(offsets: np.ndarray, positions: np.ndarray) -> pa.Array:
+    """Per text (``offsets`` into the bytes, from 0): whether it holds a byte at one of ``positions``."""
+    holds = np.zeros(len(offsets) - 1, dtype=bool)
+    holds[np.searchsorted(offsets, positions, side="right") - 1] = True
+    return pa.array(holds)
 
 
 def _word_bytes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,14 @@ def utf8_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return data[offsets[0]: offsets[-1]], offsets - offsets[0]
 
 
+def _eight_bytes_at(data: np.ndarray) -> np.ndarray:
+    """``view[i]``: the little-endian 8 bytes from ``data[i]`` (zeros past the end), for every i
+    up to ``len(data)``; over a zero-padded copy."""
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = data
+    return np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+
+
 def word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: int = 0) -> np.ndarray:
     """64-bit hash of every byte span ``data[starts[i]:ends[i]]``, vectorised over the spans.
 
@@ -42,9 +50,7 @@ def word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: in
     xor-ed in, multiplied by ``MIX`` and xor-shifted.  One NumPy
     step per chunk position, over the spans still that long (found among the previous step's,
     so long lines cost their own length, not the batch's size times the longest)."""
-    padded = np.zeros(len(data) + 8, dtype=np.uint8)
-    padded[: len(data)] = data
-    chunks = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes at any offset
+    chunks = _eight_bytes_at(data)
     lengths = ends - starts
     h = lengths.astype(np.uint64)
     with np.errstate(over="ignore"):
@@ -91,9 +97,7 @@ def span_hash_pair(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tu
     first = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(chunks_per_span, out=first[1:])
     total = int(first[-1])
-    padded = np.zeros(len(data) + 8, dtype=np.uint8)
-    padded[: len(data)] = data
-    chunks = np.ndarray(shape=(len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes at any offset
+    chunks = _eight_bytes_at(data)
     # chunk j of its span, and where it starts, as running sums that restart at each span
     step = np.ones(total, dtype=np.int64)
     step[0] = 0
