@@ -81,6 +81,7 @@ class VocabShard(nn.Module):
         self.tokens = nn.Parameter(embeddings.tokens.weight.detach()[self.lo:self.hi].clone())
         self.out = nn.Parameter(head.out.weight.detach()[self.lo:self.hi].clone())
         self.full_names = {"tokens": "pieces.0.tokens.weight", "out": f"pieces.{cfg.layers + 1}.out.weight"}
+        self._spare_logits: list[torch.Tensor] = []  # S's logits buffers that T has finished with
 
     def global_view(self, rows: torch.Tensor, mesh: DeviceMesh) -> DTensor:
         """``rows`` (this shard's, or a tensor shaped like them) as a DTensor of the unsplit matrix,
@@ -113,7 +114,8 @@ class VocabShard(nn.Module):
     def logits_and_stats(self, h: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``S``: this shard's logits ``(tokens, rows)`` and per token ``[max, sum exp(logit - max),
         target logit or 0]`` as a ``(3, tokens)`` fp32 tensor."""
-        logits = h.reshape(-1, h.shape[-1]).float() @ self.out.float().t()
+        x = h.reshape(-1, h.shape[-1]).float()
+        logits = torch.mm(x, self.out.float().t(), out=self._logits_buffer(x.shape[0], x.device))
         top = logits.max(dim=1).values
         # in row blocks: each block's temporary stays under glibc's 32 MB heap ceiling and is reused,
         # where one of the logits' size would be mapped and faulted in at every microbatch
@@ -123,6 +125,20 @@ class VocabShard(nn.Module):
         local, inside = self._local(labels.reshape(-1))
         target = torch.where(inside, logits.gather(1, local[:, None]).squeeze(1), 0.0)
         return logits, torch.stack([top, sum_exp, target])
+
+    def _logits_buffer(self, tokens: int, device: torch.device) -> torch.Tensor:
+        """A ``(tokens, rows)`` fp32 buffer: one T has handed back (:meth:`release`), else a new one.  At a
+        large vocabulary a microbatch's logits are tens of MB, over glibc's heap ceiling, so a new
+        buffer per microbatch is mapped, faulted in page by page and unmapped again; reused ones
+        are not.  There are as many as microbatches between their S and their T at once."""
+        for i, spare in enumerate(self._spare_logits):
+            if spare.shape[0] == tokens and spare.device == device:
+                return self._spare_logits.pop(i)
+        return torch.empty(tokens, self.hi - self.lo, dtype=torch.float32, device=device)
+
+    def release(self, logits: torch.Tensor) -> None:
+        """Hand back a buffer from :meth:`logits_and_stats` that nothing reads any more."""
+        self._spare_logits.append(logits)
 
     @torch.no_grad()
     def grads(self, h: torch.Tensor, logits: torch.Tensor, stats: torch.Tensor, labels: torch.Tensor,
@@ -137,11 +153,13 @@ class VocabShard(nn.Module):
         local, inside = self._local(labels.reshape(-1))
         rows = torch.nonzero(inside).squeeze(1)
         grad[rows, local[rows]] -= 1.0
-        grad *= scale
-        x = h.reshape(-1, h.shape[-1]).float()
+        # the scale goes onto the two small products, not onto the (tokens, rows) gradient
+        x = h.reshape(-1, h.shape[-1]).float() * scale
         weight = grad.t() @ x
-        self.out.grad = weight.to(self.out.dtype) if self.out.grad is None else self.out.grad + weight
-        return (grad @ self.out.float()).view(*h.shape[:-1], h.shape[-1]), loss
+        self.out.grad = weight.to(self.out.dtype) if self.out.grad is None else self.out.grad.add_(weight)
+        input_grad = (grad @ self.out.float()).mul_(scale)
+        self.release(grad)
+        return input_grad.view(*h.shape[:-1], h.shape[-1]), loss
 
 
 def log_sum_exp_and_loss(stats: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -252,7 +270,8 @@ class VocabState:
         assert h is not None
         h = h.to(self.activation_dtype).contiguous()
         dist.broadcast(h, group_src=self.root, group=self.groups.broadcast)
-        _, stats = self.shard.logits_and_stats(h, labels)
+        logits, stats = self.shard.logits_and_stats(h, labels)
+        self.shard.release(logits)
         gathered = [torch.empty_like(stats) for _ in range(self.ranks)]
         dist.all_gather(gathered, stats, group=self.groups.stats)
         loss = log_sum_exp_and_loss(torch.stack(gathered), self.scale)[1]
