@@ -7,7 +7,10 @@ steps through ``dataprep train --nproc 2`` on a tokenized run (default: the samp
 run's ``summary.json``: median tokens/s and measured bubble over the steps after the first,
 and the bubble the simulator predicts from the same run's measured per-stage op costs and its
 measured transfer time (a ping-pong of one microbatch's activations between the two ranks).
-Ratios are against 1F1B measured in the same invocation.
+Ratios are against 1F1B measured in the same invocation.  "sim spread" is the same simulation
+with each op's time drawn from the spread of that op's recorded times instead of their mean
+(``dataprep.train.timeline.predict_with_spread``, 200 seeded trials): the idle that ranks
+meeting each other with unequal op times add (the vocabulary passes meet twice per microbatch).
 
 The default model (d_model 256) makes each op take 20-60 ms on one CPU core.  With smaller
 ops (``--d-model 128``: 10-30 ms) the measured bubble of the multi-chunk schedules runs a few
@@ -66,16 +69,17 @@ def main() -> None:
     parser.add_argument("--schedules", default=",".join(SCHEDULES))
     parser.add_argument("--run", help="tokenized run to train on (default: the sample pages' run)")
     parser.add_argument("--vocab-size", type=int, help="pad the model's vocabulary (the large-vocabulary case)")
+    parser.add_argument("--balances", help="with --vocab-size: which of cost,uniform,vocab-parallel (default all)")
     args = parser.parse_args()
     run = tokens_run(args.run)
     rows = {}
-    balances = ["cost", "uniform", "vocab-parallel"] if args.vocab_size else ["cost"]
+    balances = (args.balances or "cost,uniform,vocab-parallel").split(",") if args.vocab_size else ["cost"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.schedules.split(","):
             for balance in balances:
                 if balance == "vocab-parallel" and name == "dualpipe-v":
                     continue  # its overlapped pairs leave no place for the vocabulary passes
-                key = name if len(balances) == 1 else f"{name}/{balance}"
+                key = name if not args.vocab_size else f"{name}/{balance}"
                 tag = key.replace("/", "-")
                 model = {"layers": args.layers, "d_model": args.d_model, "heads": 4}
                 if args.vocab_size:
@@ -102,14 +106,17 @@ def main() -> None:
     print(f"\nrun: {run}  model: {args.layers} layers, d_model {args.d_model}, seq {args.seq_len}{vocab}, "
           f"batch {args.batch_size} in {args.microbatches} microbatches, {args.steps} steps, 2 gloo processes")
     print(f"{'schedule':24s} {'tokens/s':>9s} {'x 1F1B':>7s} {'measured':>9s} {'simulated':>10s} {'diff (pp)':>10s} "
+          f"{'sim spread':>11s} {'diff (pp)':>10s} "
           f"{'bubble x 1F1B':>14s} {'peak MB/rank':>14s} {'sim peak mb':>12s} {'busy max/min':>13s}")
     for name, r in rows.items():
         tps, meas, sim = r["tokens_per_s"], r["measured_bubble"], r["simulated_bubble"]
+        spread = r["simulated_bubble_with_spread"]
         rel_t = f"{tps / base['tokens_per_s']:.2f}" if base else "-"
         rel_b = f"{meas / base['measured_bubble']:.2f}" if base and base["measured_bubble"] > 0 else "-"
         peak = "/".join(f"{m:.0f}" for m in r.get("peak_memory_mb_per_rank", []))
         e = r["extra"]
         print(f"{name:24s} {tps:9.0f} {rel_t:>7s} {100 * meas:8.1f}% {100 * sim:9.1f}% {100 * (meas - sim):+10.1f} "
+              f"{100 * spread:10.1f}% {100 * (meas - spread):+10.1f} "
               f"{rel_b:>14s} {peak:>14s} {e['sim_peak']:>12s} {e['busy_ratio']:13.2f}")
 
 

@@ -197,7 +197,7 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
     from dataprep.train.schedules import ScheduleError, get_schedule, rank_actions
     from dataprep.train.simulate import OpCosts
     from dataprep.train.simulate import simulate as run_simulation
-    from dataprep.train.timeline import draw_timeline, load_timeline, measured_spans, predict
+    from dataprep.train.timeline import draw_timeline, load_timeline, measured_spans, predict, predict_with_spread
 
     if measured:
         doc = load_timeline(measured)
@@ -207,7 +207,11 @@ def simulate(name: str | None, ranks: int | None, microbatches: int | None, stag
         step = max(s.end for s in spans)
         click.echo(f"{doc['schedule']}: {doc['ranks']} ranks, {doc['microbatches']} microbatches (measured op costs, "
                    f"transfer {1e3 * (doc.get('comm_s', 0.0) if comm is None else comm):.3f} ms)")
-        click.echo(f"  simulated: step {1e3 * sim.step_time:.2f} ms, bubble {100 * sim.mean_bubble:.1f}%")
+        click.echo(f"  simulated: step {1e3 * sim.step_time:.2f} ms, bubble {100 * sim.mean_bubble:.1f}% "
+                   "(mean op times)")
+        spread = predict_with_spread(doc, comm)
+        click.echo(f"  simulated: step {1e3 * spread.step_time:.2f} ms, bubble {100 * spread.mean_bubble:.1f}% "
+                   f"+- {100 * spread.bubble_sd:.1f} (op times spread as measured, {spread.trials} trials)")
         bubble = 1 - sum(busy) / (step * len(busy))
         click.echo(f"  measured:  step {1e3 * step:.2f} ms, bubble {100 * bubble:.1f}% (one step)")
         if plot:

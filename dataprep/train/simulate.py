@@ -31,6 +31,10 @@ input-gradient backward); crossing ranks adds ``comm``.  It reports, per rank:
   **bubble rate** ``1 - work / largest span`` (the tables of the Zero Bubble paper use it:
   stages start staggered, so the ramp-up wait of a late stage does not count).
 
+Each op costs its mean unless a ``jitter`` is given: then a rank that meets another (a transfer,
+the vocabulary passes' collectives) waits for the slower of the two, as real ops' spread makes
+it do.
+
 No library computes this from the library's own action lists, hence this module.
 """
 
@@ -199,8 +203,13 @@ def _leaves(action: _Action) -> list[_Action]:
 
 
 def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Callable[[int], int], num_stages: int,
-             costs: OpCosts, *, sync: bool = True, iterations: int | None = None) -> SimResult:
-    """Run the per-rank action lists as soon as possible in order; see the module docstring."""
+             costs: OpCosts, *, sync: bool = True, iterations: int | None = None,
+             jitter: Callable[[str, int], float] | None = None) -> SimResult:
+    """Run the per-rank action lists as soon as possible in order; see the module docstring.
+
+    ``jitter(kind, stage)``, where given, is called once per op the simulation runs (in a fixed
+    order) and multiplies that op's cost: op times that spread instead of all being their mean
+    (:func:`dataprep.train.timeline.predict_with_spread` draws it from a run's recorded ops)."""
     ranks = sorted(actions)
     lists = {r: [a for a in actions[r]
                  if a is not None and (a.computation_type == OVERLAP or a.is_compute_op or is_vocab(a))]
@@ -257,7 +266,7 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
                 t = start
                 for a in leaves:  # an overlapped pair costs the sum of its parts on one device
                     kind, s, mb = a.computation_type, a.stage_index, a.microbatch_index
-                    end = t + costs.of(kind, s)
+                    end = t + costs.of(kind, s) * (jitter(kind.value, s) if jitter else 1.0)
                     spans.append(Span(r, kind.value, s, mb, t, end, it))
                     if is_vocab(a):  # keyed by rank: T waits for every rank's S
                         done[(kind.value, r, mb, it)] = end

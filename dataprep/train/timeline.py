@@ -4,6 +4,8 @@
 seconds of each op kind per stage (``F3``, ``B0``, ``I2``, ``W2``...) over the steps after the
 first, and the spans of one step on every rank.  :func:`predict` feeds those costs to the
 simulator, so the measured bubble can be compared with what the op costs alone imply.
+:func:`predict_with_spread` does the same with each op's time drawn from the recorded step's
+spread of that op, which the mean costs leave out (see its docstring).
 :func:`write_training_pngs` draws ``loss.png``, ``throughput.png`` and ``timeline.png``
 (measured beside simulated) next to ``metrics.jsonl``.
 """
@@ -12,6 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +47,11 @@ def measured_costs(doc: dict[str, Any]) -> OpCosts:
                    full=full if any(x is not None for x in full) else None)
 
 
-def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
+def predict(doc: dict[str, Any], comm: float | None = None,
+            jitter: Callable[[str, int], float] | None = None) -> SimResult:
     """Simulate the run's schedule with its measured op costs and ``comm`` seconds per transfer
-    (default: the transfer time the trainer measured, ``comm_s``)."""
+    (default: the transfer time the trainer measured, ``comm_s``); ``jitter`` as for
+    :func:`dataprep.train.simulate.simulate`."""
     comm = doc.get("comm_s", 0.0) if comm is None else comm
     spec = get_schedule(doc["schedule"])
     costs = measured_costs(doc)
@@ -51,7 +60,57 @@ def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
         actions = {int(r): [parse_action(a) for a in acts] for r, acts in doc["order"].items()}
     else:
         actions = rank_actions(doc["schedule"], doc["ranks"], doc["microbatches"], doc["stages_per_rank"])
-    return simulate(actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs)
+    return simulate(actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs,
+                    jitter=jitter)
+
+
+def op_spread(doc: dict[str, Any]) -> dict[tuple[str, int], list[float]]:
+    """Per op kind and stage, the recorded step's durations of that op over their mean (mean 1).
+    The vocabulary passes (stage -1) run on every rank and are pooled over the ranks."""
+    durations: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for span in measured_spans(doc):
+        durations[(span.kind, span.stage)].append(span.end - span.start)
+    spread = {}
+    for key, values in durations.items():
+        mean = statistics.fmean(values)
+        spread[key] = [v / mean for v in values] if mean > 0 else [1.0] * len(values)
+    return spread
+
+
+@dataclass(frozen=True)
+class SpreadPrediction:
+    """The bubble and step time :func:`predict_with_spread` expects: means over ``trials``, and the
+    bubble's standard deviation over them."""
+    mean_bubble: float
+    bubble_sd: float
+    step_time: float
+    trials: int
+
+
+def predict_with_spread(doc: dict[str, Any], comm: float | None = None, *, trials: int = 200,
+                        seed: int | None = None) -> SpreadPrediction:
+    """:func:`predict` with op times that spread as the run's did, averaged over ``trials``.
+
+    The mean costs give a rank no wait where the schedule has it meet another rank in step with
+    it: at a vocabulary pass's collective or a send, both arrive together.  A real op's time
+    spreads (on a shared CPU by 10-20%), and at each meeting the faster rank waits for the
+    slower: the more meetings per step, the more idle time the means leave out (vocabulary
+    parallelism meets every rank twice per microbatch).  Here every op the simulation runs costs
+    its mean times a factor drawn, independently and with replacement, from :func:`op_spread` of
+    the same op kind and stage (1 where the step recorded none).  Seeded (default: the training
+    config's ``seed``, which the trainer writes into the timeline): the same timeline gives the
+    same prediction."""
+    spread = op_spread(doc)
+    rng = random.Random(doc.get("seed", 0) if seed is None else seed)
+
+    def jitter(kind: str, stage: int) -> float:
+        factors = spread.get((kind, stage))
+        return rng.choice(factors) if factors else 1.0
+
+    results = [predict(doc, comm, jitter) for _ in range(trials)]
+    bubbles = [r.mean_bubble for r in results]
+    return SpreadPrediction(statistics.fmean(bubbles), statistics.pstdev(bubbles),
+                            statistics.fmean(r.step_time for r in results), trials)
 
 
 def measured_spans(doc: dict[str, Any]) -> list[Span]:

@@ -350,14 +350,16 @@ def _finish(trainer: RankTrainer, history: list[dict[str, Any]], timeline: list)
     doc = {"schedule": trainer.cfg.pipeline.schedule, "ranks": trainer.layout.pp,
            "stages_per_rank": trainer.stages_per_rank,
            "microbatches": trainer.cfg.data.microbatches, "op_costs_s": costs_all, "comm_s": comm,
+           "seed": trainer.cfg.seed,  # of predict_with_spread's trials
            "spans": [[g["rank"], *rec] for g in gathered for rec in g["timeline"]],
            "partition": [list(b) for b in trainer.pipe.partition.bounds], "model": asdict(trainer.gpt)}
     order = getattr(trainer.pipe.schedule, "compute_order", None)
     if order is not None:  # zb-auto's order depends on the split's costs: keep what ran
         doc["order"] = {str(r): [str(a) for a in acts] for r, acts in order.items()}
     write_local_atomic(trainer.out / "timeline.json", json.dumps(doc))
-    from dataprep.train.timeline import predict, write_training_pngs
+    from dataprep.train.timeline import predict, predict_with_spread, write_training_pngs
     summary = _summary(trainer, doc, predict(doc, comm))
+    summary["simulated_bubble_with_spread"] = predict_with_spread(doc, comm).mean_bubble
     write_local_atomic(trainer.out / "summary.json", json.dumps(summary, indent=2))
     write_training_pngs(trainer.out)
     return summary

@@ -82,6 +82,7 @@ def test_sample_pages_to_trained_model(tmp_path: Path, trained: Path) -> None:
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((out / "summary.json").read_text())
     assert 0 < summary["simulated_bubble"] < 1 and summary["last_loss"] == rows[-1]["loss"]
+    assert 0 < summary["simulated_bubble_with_spread"] < 1
     assert summary["last_val_loss"] == val[-1]["val_loss"] and 0 < summary["mfu"] < 1
     assert (summary["pp"], summary["dp"], summary["precision"]) == (2, 1, "fp32")
     assert len(summary["peak_memory_mb_per_rank"]) == 2 and summary["tokens_per_s_per_rank"] > 0
@@ -100,6 +101,7 @@ def test_sample_pages_to_trained_model(tmp_path: Path, trained: Path) -> None:
         assert 1 - busy / rows[-1]["schedule_s"] == pytest.approx(rows[-1]["bubble_per_rank"][r], abs=2e-4)
     simulated = run_cli("simulate", "--measured", str(out), "--plot", str(tmp_path / "side-by-side.png"))
     assert simulated.returncode == 0 and "simulated: step" in simulated.stdout and "measured:  step" in simulated.stdout
+    assert f"bubble {100 * summary['simulated_bubble_with_spread']:.1f}% +- " in simulated.stdout  # same seed
     assert (tmp_path / "side-by-side.png").read_bytes()[:4] == b"\x89PNG"
     meta = json.loads((out / "checkpoints" / "step-000030" / "meta.json").read_text())
     assert (meta["step"], meta["pp"], meta["dp"], meta["schedule"]) == (30, 2, 1, "1f1b")
