@@ -17,7 +17,6 @@ import json
 import random
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,21 +46,22 @@ def measured_costs(doc: dict[str, Any]) -> OpCosts:
                    full=full if any(x is not None for x in full) else None)
 
 
-def predict(doc: dict[str, Any], comm: float | None = None,
-            jitter: Callable[[str, int], float] | None = None) -> SimResult:
+def predict(doc: dict[str, Any], comm: float | None = None) -> SimResult:
     """Simulate the run's schedule with its measured op costs and ``comm`` seconds per transfer
-    (default: the transfer time the trainer measured, ``comm_s``); ``jitter`` as for
-    :func:`dataprep.train.simulate.simulate`."""
+    (default: the transfer time the trainer measured, ``comm_s``)."""
+    return simulate(*_simulation_inputs(doc, comm))
+
+
+def _simulation_inputs(doc: dict[str, Any], comm: float | None) -> tuple[Any, ...]:
+    """:func:`dataprep.train.simulate.simulate`'s positional arguments for the run's schedule."""
     comm = doc.get("comm_s", 0.0) if comm is None else comm
     spec = get_schedule(doc["schedule"])
-    costs = measured_costs(doc)
-    costs = dataclasses.replace(costs, comm=comm)
+    costs = dataclasses.replace(measured_costs(doc), comm=comm)
     if "order" in doc:  # an order computed for that run (zb-auto, V-Half, V-Min, vocabulary parallel)
         actions = {int(r): [parse_action(a) for a in acts] for r, acts in doc["order"].items()}
     else:
         actions = rank_actions(doc["schedule"], doc["ranks"], doc["microbatches"], doc["stages_per_rank"])
-    return simulate(actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs,
-                    jitter=jitter)
+    return actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs
 
 
 def op_spread(doc: dict[str, Any]) -> dict[tuple[str, int], list[float]]:
@@ -107,7 +107,8 @@ def predict_with_spread(doc: dict[str, Any], comm: float | None = None, *, trial
         factors = spread.get((kind, stage))
         return rng.choice(factors) if factors else 1.0
 
-    results = [predict(doc, comm, jitter) for _ in range(trials)]
+    inputs = _simulation_inputs(doc, comm)  # built once: only the draws differ between trials
+    results = [simulate(*inputs, jitter=jitter) for _ in range(trials)]
     bubbles = [r.mean_bubble for r in results]
     return SpreadPrediction(statistics.fmean(bubbles), statistics.pstdev(bubbles),
                             statistics.fmean(r.step_time for r in results), trials)
