@@ -28,7 +28,35 @@ def peer_python() -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PACKAGES],
                        check=True)
         stamp.write_text(" ".join(PACKAGES))
+    nltk_data(python)
     return python
+
+
+# NLTK's trained English punkt model (what FineWeb's datatrove split English with) is a download
+# from NLTK's own server, which this machine cannot reach; llama-index-core's wheel ships it as
+# data, so its files are taken from that wheel (never installed) into benchmarks/.work/nltk_data.
+PUNKT_WHEEL = "llama-index-core==0.14.25"
+PUNKT_IN_WHEEL = "llama_index/core/_static/nltk_cache/tokenizers/punkt_tab/english/"
+
+
+def nltk_data(python: Path) -> Path:
+    """``benchmarks/.work/nltk_data``, holding ``tokenizers/punkt_tab/english`` (the peer scripts
+    add it to NLTK's search path)."""
+    import zipfile
+
+    folder = WORK / "nltk_data"
+    english = folder / "tokenizers" / "punkt_tab" / "english"
+    if not (english / "abbrev_types.txt").exists():
+        wheels = WORK / "download" / "punkt-wheel"
+        subprocess.run([str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                        "-d", str(wheels), PUNKT_WHEEL], check=True)
+        wheel = next(wheels.glob("llama_index_core-*.whl"))
+        english.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as z:
+            for name in z.namelist():
+                if name.startswith(PUNKT_IN_WHEEL) and not name.endswith("/"):
+                    (english / name[len(PUNKT_IN_WHEEL):]).write_bytes(z.read(name))
+    return folder
 
 
 def run_peer(script: str, *args: str) -> dict:

@@ -24,8 +24,9 @@ the lines C4 kept, exactly as it would in a separate stage after it, so one stag
 datatrove's order).  A removed document's ``reason`` names the first rule it failed,
 e.g. ``gopher:min_mean_word_length``.  Each rule's value is stored as a ``quality_*`` column.
 Words are defined in :mod:`dataprep.text.stats` (Chinese and Japanese: one word per character).
-Sentences (for C4) are counted by a rule, not by a trained splitter: a sentence ends at ``.``,
-``!`` or ``?`` followed by a space and an upper-case letter, digit or quote, or at line end.
+Sentences (for C4, counted per line as datatrove counts them) end where the word split ends one
+(:func:`dataprep.text.stats.sentence_ends`: a period where punkt would end a sentence, ``?``,
+``!``) and at line end.
 """
 
 from __future__ import annotations
@@ -38,14 +39,13 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from dataprep.schema import TEXT
-from dataprep.text.stats import TextStats, duplicates, ngram_ids
+from dataprep.text.stats import TextStats, duplicates, ngram_ids, sentence_ends
 from dataprep.transform import Params, StageOutput, Transform, set_columns, split_by_reason
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 TERMINAL = ".!?։؟۔܀܁܂।॥။።፧፨᙮᠃᠉‼‽⁇⁈⁉⸮。꓿꘎꘏꛳꛷﹒﹖﹗！．？｡…"
 POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
-SENTENCE_BREAK = r"[.!?]+['\"”’)\]]*\s+[\p{Lu}\pN\"“'‘(]"
 
 
 class GopherQualityRules(Params):
@@ -332,7 +332,7 @@ class Quality(Transform):
             keep &= ~policy
         for reason in ("c4:lorem_ipsum", "c4:curly_bracket"):
             d.fail(doc_fail_reason == reason, reason)
-        sentences = np.asarray(pc.count_substring_regex(lines, SENTENCE_BREAK), dtype=np.int64) + 1
+        sentences = sentence_ends(lines) + 1
         n_sent = d.value("c4_sentences", _per_doc(line_doc, s.n, np.where(keep, sentences, 0)), integer=True)
         d.value("c4_kept_lines_ratio", _ratio(_per_doc(line_doc, s.n, keep.astype(float)), _per_doc(line_doc, s.n)))
         if r.min_num_sentences is not None:

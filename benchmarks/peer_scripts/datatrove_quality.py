@@ -1,15 +1,18 @@
 """Runs in the peers' environment: datatrove's Gopher, C4 and FineWeb filters on the texts of a
 Parquet file, one document at a time through each filter's own ``filter`` method.
 
-datatrove tokenizes English with NLTK's ``word_tokenize``/``sent_tokenize``, which use the
-trained punkt model; that model is a download this machine cannot make, so sentences come from
-an untrained ``PunktSentenceTokenizer`` (punkt's rules without learned abbreviations) and words
-from NLTK's ``NLTKWordTokenizer`` applied to each of those sentences, as word_tokenize does."""
+Words and sentences come from datatrove's own ``NLTKTokenizer`` for English, as FineWeb ran
+(datatrove 0.10.1 assigns spaCy to English by default; FineWeb's filters split with NLTK): NLTK's
+``word_tokenize``/``sent_tokenize`` with the trained English punkt model, which ``peers.py`` puts
+in ``benchmarks/.work/nltk_data``.  Only its ``span_tokenize`` is replaced: datatrove loads it from punkt's old
+pickle, which NLTK 3.9+ no longer reads; ``PunktTokenizer("english")`` is the same model."""
 
 import json
 import sys
 import time
+from pathlib import Path
 
+import nltk
 import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.filters import (
@@ -18,31 +21,27 @@ from datatrove.pipeline.filters import (
     GopherQualityFilter,
     GopherRepetitionFilter,
 )
-from datatrove.utils.word_tokenizers import WordTokenizer
-from nltk.tokenize import NLTKWordTokenizer
-from nltk.tokenize.punkt import PunktSentenceTokenizer
+from datatrove.utils.word_tokenizers import NLTKTokenizer
+from nltk.tokenize.punkt import PunktTokenizer
+
+nltk.data.path.insert(0, str(Path(__file__).resolve().parents[1] / ".work" / "nltk_data"))
 
 
-class TreebankWords(WordTokenizer):
+class EnglishPunkt(NLTKTokenizer):
     def __init__(self):
-        super().__init__("en")
-        self._words = NLTKWordTokenizer()
-        self._sentences = PunktSentenceTokenizer()
+        super().__init__("english")
 
-    def word_tokenize(self, text):
-        return [t.strip() for s in self._sentences.tokenize(text) for t in self._words.tokenize(s) if t.strip()]
-
-    def sent_tokenize(self, text):
-        return [s.strip() for s in self._sentences.tokenize(text) if s.strip()]
-
-    def span_tokenize(self, text):
-        return list(self._sentences.span_tokenize(text))
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            self._tokenizer = PunktTokenizer("english")
+        return self._tokenizer
 
 
 def main(out, parquet):
     table = pq.read_table(parquet, columns=["id", "text"])
     ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
-    words = TreebankWords()
+    words = EnglishPunkt()
     presets = {
         "gopher": [GopherQualityFilter(language=words), GopherRepetitionFilter(language=words)],
         "c4": [C4QualityFilter(language=words)],

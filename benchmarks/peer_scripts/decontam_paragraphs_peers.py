@@ -28,10 +28,10 @@ def decont(out: str, eval_path: str, docs_path: str, n: str) -> None:
     from datatrove.pipeline.decont.n_grams import NGramsDecontConfig, NGramsDecontFilter
     from datatrove.utils.hashing import create_hash_func
     from datatrove.utils.text import ngrams, simplify_text
-    from datatrove_quality import TreebankWords
+    from datatrove_quality import EnglishPunkt
 
     config = NGramsDecontConfig(n_grams=int(n))
-    words = TreebankWords()
+    words = EnglishPunkt()
     hash_func = create_hash_func(config.hash_config)
     t0 = time.perf_counter()
     hashes = set()

@@ -46,13 +46,13 @@ def datatrove_kept(path: Path, work: Path) -> list[str]:
     from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.utils.hashing import HashConfig
-    from datatrove_quality import TreebankWords
+    from datatrove_quality import EnglishPunkt
 
     config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=64))
     def reader() -> JsonlReader:
         return JsonlReader(str(path.parent), glob_pattern=path.name, text_key="text", id_key="id")
 
-    steps = minhash_steps(reader, work, config, language=TreebankWords())
+    steps = minhash_steps(reader, work, config, language=EnglishPunkt())
     for pipeline, tasks in zip(steps, (1, config.num_buckets, 1, 1)):
         LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1,
                               logging_dir=str(work / "logs" / str(time.time_ns())),
