@@ -59,6 +59,7 @@ NOT_SENTENCE_ENDS = [
 #: in text marked by NOT_SENTENCE_ENDS: a sentence end that more text follows (an ellipsis ends
 #: one only before a capital, as punkt's orthographic rule mostly decides)
 SENTENCE_END = r"(?:[^.\s]\.|[?!])[)\]}\"'»”’]*\s+\S|\.\.+[)\]}\"'»”’]*\s+\p{Lu}"
+_MAYBE_SENTENCE_END = r"[.?!][)\]}\"'»”’]*\s+\S"
 # (pattern, replacement) applied in order, each over the whole text
 WORD_SPLITS = [
     (CJK, r" \1 "),
@@ -90,10 +91,16 @@ def _flat(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
 def sentence_ends(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """For each string, how many sentence ends it holds that more text follows (a one-sentence
     string has 0): periods as the word split ends sentences, and ``?`` or ``!``."""
-    marked = text
-    for pattern, replacement in NOT_SENTENCE_ENDS:
-        marked = pc.replace_substring_regex(marked, pattern, replacement)
-    return np.asarray(pc.count_substring_regex(marked, SENTENCE_END), dtype=np.int64)
+    text = _as_array(text)
+    counts = np.zeros(len(text), dtype=np.int64)
+    # only a string with an end mark before white space and more text can hold one: mark those alone
+    maybe = np.flatnonzero(np.asarray(pc.match_substring_regex(text, _MAYBE_SENTENCE_END), dtype=bool))
+    if len(maybe):
+        marked = text.take(pa.array(maybe))
+        for pattern, replacement in NOT_SENTENCE_ENDS:
+            marked = pc.replace_substring_regex(marked, pattern, replacement)
+        counts[maybe] = np.asarray(pc.count_substring_regex(marked, SENTENCE_END), dtype=np.int64)
+    return counts
 
 
 def _as_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
