@@ -18,9 +18,10 @@ dataprep's bundled fastText language model.  Agreement is over page URLs: the sh
 that both sides keep or both drop.  Trafilatura is datatrove's pinned 1.x on its side and ours
 (2.x) on ours; ``--engine-only N`` adds each version's plain extraction loop over the first N
 pages, one process, so the engine's own share of a ratio shows.  datatrove's extractor gives a
-page 1 s (then drops it), ours 5 s (``extract.timeout_s``); datatrove 0.10.1 splits English words
-with spaCy (FineWeb ran with NLTK's), ours with its own rules -- so the kept sets differ by more
-than the filters do on identical texts (``quality_vs_datatrove.py``).
+page 1 s (then drops it), ours 5 s (``extract.timeout_s``); datatrove's filters split English words
+with NLTK and the trained English punkt, as FineWeb did (0.10.1's default is spaCy) -- the kept sets
+differ by more than the filters do on identical texts (``quality_vs_datatrove.py``) because the
+extractors differ.
 
     .venv/bin/python benchmarks/fineweb_vs_datatrove.py [--copies 2] [--rounds 2] [--engine-only 150]
 

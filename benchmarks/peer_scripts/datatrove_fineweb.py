@@ -6,6 +6,8 @@ writes it, on local ``.warc.gz`` files with a LocalPipelineExecutor, as one whol
 - step 1 (one task per WARC file): WarcReader -> Trafilatura(favour_precision=True) ->
   LanguageFilter (English >= 0.65) -> GopherRepetitionFilter -> GopherQualityFilter ->
   C4QualityFilter(filter_no_terminal_punct=False) -> FineWebQualityFilter -> JsonlWriter;
+- every filter and MinHash split words with NLTK and the trained English punkt
+  (``datatrove_quality.EnglishPunkt``), as FineWeb did; datatrove 0.10.1's default is spaCy;
 - MinHash as FineWeb configured it (5-grams, 14 buckets x 8 hashes, 64-bit sha1): signatures
   (a task per step-1 output file), buckets (a task per bucket), clusters (one task), filter
   (the signatures' tasks) -> JsonlWriter.
@@ -41,8 +43,10 @@ def run(folder: Path, workers: int, work: Path) -> int:
     from datatrove.pipeline.readers import JsonlReader, WarcReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
+    from datatrove_quality import EnglishPunkt
     from minhash_peers import minhash_steps
 
+    words = EnglishPunkt()  # NLTK with the trained English punkt, as FineWeb split words
     files = len(list(folder.glob("*.warc.gz")))
 
     def execute(pipeline: list, tasks: int) -> Path:
@@ -52,12 +56,13 @@ def run(folder: Path, workers: int, work: Path) -> int:
         return logs
 
     first = execute([WarcReader(str(folder), glob_pattern="*.warc.gz"), Trafilatura(favour_precision=True),
-                     LanguageFilter(), GopherRepetitionFilter(), GopherQualityFilter(),
-                     C4QualityFilter(filter_no_terminal_punct=False), FineWebQualityFilter(),
+                     LanguageFilter(), GopherRepetitionFilter(language=words), GopherQualityFilter(language=words),
+                     C4QualityFilter(filter_no_terminal_punct=False, language=words),
+                     FineWebQualityFilter(language=words),
                      JsonlWriter(str(work / "base"))], files)
     config = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8,
                            hash_config=HashConfig(hash_fc="sha1", precision=64))
-    steps = minhash_steps(lambda: JsonlReader(str(work / "base")), work, config)
+    steps = minhash_steps(lambda: JsonlReader(str(work / "base")), work, config, language=words)
     for pipeline, tasks in zip(steps, (files, config.num_buckets, 1, files)):
         execute(pipeline, tasks)
     timeouts = [block["stats"].get("timeout", 0) for block in json.loads((first / "stats.json").read_text())

@@ -23,10 +23,16 @@ chunks and two ``W`` per microbatch).  The block's lifespans set the memory: eve
 follows its input at once, except that consecutive ranks' first-leg forwards (and second-leg
 input backwards) are ``spacing`` slots apart -- 1 for V-Min (activations about 1/3 of 1F1B's),
 2 for V-Half (about 1/2).  A pass whose slot modulo 6 is taken on its rank moves to the next
-free one; ``W`` takes the first free slot after its ``I``.  The order of the slots is the
-rank's order; the runtime runs it as soon as possible ("squeezing" the block's warm-up and
-cool-down), which is what :func:`dataprep.train.simulate.simulate` predicts.  The list
-scheduler at the same limit is tried too, and the faster order that fits is used.
+free one; ``W`` takes the first free slot after its ``I``.  The repeated block leaves the
+warm-up and cool-down sparse, so (as the paper's authors do) their passes are then moved
+forward (:func:`squeeze_slots`): in slot order, each to the earliest free slot after its inputs
+where the rank's peak memory stays within the block's; once with the ``W`` passes in slots of
+their own, which move too, then again with ``W`` filling the free slots.  The order of the
+slots is the rank's order; the runtime runs it as soon as possible, which is what
+:func:`dataprep.train.simulate.simulate` predicts.  At unit costs this gives the authors'
+scheduler's bubble for V-Half at p = 2, 3, 4, 6, 8 (m = 4p), and for V-Min its bubble or a
+smaller one except at p = 6 (0.6 points more).  The list scheduler at the same limit is tried
+too, and the faster order that fits is used.
 """
 
 from __future__ import annotations
@@ -245,29 +251,113 @@ def v_block_offsets(ranks: int, spacing: int, gap: int = 0) -> list[list[int]]:
     return off
 
 
-def v_block_order(ranks: int, microbatches: int, spacing: int, gap: int = 0) -> Order:
-    """The building block repeated every 6 slots, ``W`` in the free slots (oldest first)."""
-    p, off = ranks, v_block_offsets(ranks, spacing, gap)
+#: one rank's slots: for each of the block's four passes (see :func:`v_block_offsets`), the slot of
+#: every microbatch's pass; optionally a fifth list, the slots of its ``W`` passes in order
+Slots = list[list[int]]
+
+
+def v_block_slots(ranks: int, microbatches: int, spacing: int, gap: int = 0) -> list[Slots]:
+    """The building block repeated every 6 slots: per rank, the slot of every pass."""
+    off = v_block_offsets(ranks, spacing, gap)
+    return [[[off[r][k] + 6 * mb for mb in range(microbatches)] for k in range(4)] for r in range(ranks)]
+
+
+def _w_in_free_slots(rank: Slots) -> tuple[dict[int, tuple[int, int]], list[tuple[int, int, int]]]:
+    """(slot -> (pass, microbatch)) of the four passes, and ``(slot, pass, microbatch)`` of each ``W``:
+    in the first free slot after its ``I``, oldest ``I`` first."""
+    taken = {t: (k, mb) for k in range(4) for mb, t in enumerate(rank[k])}
+    ws: list[tuple[int, int, int]] = []
+    pending: list[tuple[int, int]] = []
+    end, t = max(taken), 0
+    while t <= end or pending:
+        if t in taken:
+            if taken[t][0] >= 2:
+                pending.append(taken[t])
+        elif pending:
+            ws.append((t, *pending.pop(0)))
+        t += 1
+    return taken, ws
+
+
+def _peak(rank: Slots) -> int:
+    """Activations held at most (forwards less weight backwards), ``W`` at its slots (the fifth list)
+    or, without one, in the free slots."""
+    w_slots = rank[4] if len(rank) > 4 else [t for t, _, _ in _w_in_free_slots(rank)[1]]
+    events = sorted([(t, 1) for k in (0, 1) for t in rank[k]] + [(t, -1) for t in w_slots])
+    held = peak = 0
+    for _, change in events:
+        held += change
+        peak = max(peak, held)
+    return peak
+
+
+def _earliest(slots: list[Slots], r: int, k: int, mb: int) -> int:
+    """The first slot a pass may take: after its input (the pass before it on the neighbouring rank,
+    or on this rank where the V turns), its own previous pass and the same pass of the previous
+    microbatch."""
+    last = len(slots) - 1
+    after = -1
+    if k == 0 and r > 0:
+        after = slots[r - 1][0][mb]
+    elif k == 1:
+        after = slots[r + 1][1][mb] if r < last else slots[r][0][mb]
+    elif k == 2:
+        after = slots[r - 1][2][mb] if r > 0 else slots[r][1][mb]
+    elif k == 3:
+        after = slots[r + 1][3][mb] if r < last else slots[r][2][mb]
+    elif k == 4:  # the mb-th W follows the mb-th input backward of the rank, and the W before it
+        after = max(sorted(slots[r][2] + slots[r][3])[mb], slots[r][4][mb - 1] if mb else -1)
+    if 0 < k < 4:
+        after = max(after, slots[r][k - 1][mb])
+    if mb and k < 4:
+        after = max(after, slots[r][k][mb - 1])
+    return after + 1
+
+
+def squeeze_slots(slots: list[Slots], microbatches: int, explicit_w: bool) -> list[Slots]:
+    """Move each pass of the warm-up and the cool-down (not of the steady phase, from rank 0's first
+    first-leg ``I`` to its last first-leg ``F``) to the earliest free slot its inputs allow, if the
+    rank's peak stays within the block's; passes in slot order, so every move sees its inputs'
+    final slots.  ``explicit_w``: the ``W`` passes get slots of their own first (in the free slots)
+    and move too; otherwise they fill the free slots as they are left.  Returns the four passes."""
+    if explicit_w:
+        slots = [rank[:4] + [[t for t, _, _ in _w_in_free_slots(rank)[1]]] for rank in slots]
+    limit = max(_peak(rank) for rank in slots)
+    steady = (slots[0][3][0], slots[0][0][microbatches - 1])
+    passes = sorted((slots[r][k][j], r, k, j) for r, rank in enumerate(slots) for k in range(len(rank))
+                    for j in range(len(rank[k])))
+    occupied = [{t for kind in rank for t in kind} for rank in slots]
+    for start, r, k, j in passes:
+        if steady[0] <= start <= steady[1]:
+            continue
+        for slot in range(_earliest(slots, r, k, j), start):
+            if slot in occupied[r]:
+                continue
+            slots[r][k][j] = slot
+            if _peak(slots[r]) <= limit:
+                occupied[r].discard(start)
+                occupied[r].add(slot)
+                break
+            slots[r][k][j] = start
+    return [rank[:4] for rank in slots]
+
+
+def v_slot_order(slots: list[Slots]) -> Order:
+    """Each rank's passes in slot order, ``W`` in the free slots (oldest ``I`` first)."""
+    p = len(slots)
     order: Order = {}
     for r in range(p):
         stages, kinds = (r, 2 * p - 1 - r, 2 * p - 1 - r, r), (F, F, I, I)
-        slots = sorted((off[r][k] + 6 * mb, k, mb) for mb in range(microbatches) for k in range(4))
-        ops: list[_Action] = []
-        pending: list[tuple[int, int]] = []
-        j, t = 0, 0
-        while j < len(slots) or pending:
-            if j < len(slots) and slots[j][0] == t:
-                _, k, mb = slots[j]
-                j += 1
-                ops.append(_Action(stages[k], kinds[k], mb))
-                if kinds[k] == I:
-                    pending.append((stages[k], mb))
-            elif pending:
-                s, mb = pending.pop(0)
-                ops.append(_Action(s, W, mb))
-            t += 1
-        order[r] = ops
+        taken, ws = _w_in_free_slots(slots[r])
+        timed = [(t, _Action(stages[k], kinds[k], mb)) for t, (k, mb) in taken.items()]
+        timed += [(t, _Action(stages[k], W, mb)) for t, k, mb in ws]
+        order[r] = [a for _, a in sorted(timed, key=lambda x: x[0])]
     return order
+
+
+def v_block_order(ranks: int, microbatches: int, spacing: int, gap: int = 0) -> Order:
+    """The building block repeated every 6 slots, ``W`` in the free slots (oldest first)."""
+    return v_slot_order(v_block_slots(ranks, microbatches, spacing, gap))
 
 
 V_SPACING = {"v-min": 1, "v-half": 2}
@@ -287,10 +377,16 @@ def v_schedule(name: str, ranks: int, microbatches: int, costs: OpCosts | None =
     per_rank = max(sum(costs.memory(s)[0] for s in range(S) if where(s) == r) for r in range(ranks))
     options = []
     for gap in range(6):
-        order = v_block_order(ranks, microbatches, V_SPACING[name], gap)
-        result = simulate(order, where, S, costs)
-        options.append((max(result.peak_memory), result.step_time, gap, order))
-    peak, step, _, block = min(options, key=lambda o: o[:3])
+        block = v_block_slots(ranks, microbatches, V_SPACING[name], gap)
+        variants = [block] + [squeeze_slots([[list(kind) for kind in rank] for rank in block], microbatches, explicit)
+                              for explicit in (False, True)]
+        for n, slots in enumerate(variants):
+            if n == 2:  # W moved first, then the rest squeezed again around the free slots
+                slots = squeeze_slots(slots, microbatches, explicit_w=False)
+            order = v_slot_order(slots)
+            result = simulate(order, where, S, costs)
+            options.append((max(result.peak_memory), result.step_time, gap, n, order))
+    peak, step, _, _, block = min(options, key=lambda o: o[:4])
     limit = max(peak, v_limit(name, ranks) * per_rank)
     best = (step, block)
     try:
