@@ -319,7 +319,8 @@ def squeeze_slots(slots: list[Slots], microbatches: int, explicit_w: bool) -> li
     first-leg ``I`` to its last first-leg ``F``) to the earliest free slot its inputs allow, if the
     rank's peak stays within the block's; passes in slot order, so every move sees its inputs'
     final slots.  ``explicit_w``: the ``W`` passes get slots of their own first (in the free slots)
-    and move too; otherwise they fill the free slots as they are left.  Returns the four passes."""
+    and move too; otherwise they fill the free slots as they are left.  Moves the passes in ``slots``'
+    own lists; returns the four passes of each rank."""
     if explicit_w:
         slots = [rank[:4] + [[t for t, _, _ in _w_in_free_slots(rank)[1]]] for rank in slots]
     limit = max(_peak(rank) for rank in slots)
