@@ -314,6 +314,10 @@ def _earliest(slots: list[Slots], r: int, k: int, mb: int) -> int:
     return after + 1
 
 
+def _copied(slots: list[Slots]) -> list[Slots]:
+    return [[list(kind) for kind in rank] for rank in slots]
+
+
 def squeeze_slots(slots: list[Slots], microbatches: int, explicit_w: bool) -> list[Slots]:
     """Move each pass of the warm-up and the cool-down (not of the steady phase, from rank 0's first
     first-leg ``I`` to its last first-leg ``F``) to the earliest free slot its inputs allow, if the
@@ -356,11 +360,6 @@ def v_slot_order(slots: list[Slots]) -> Order:
     return order
 
 
-def v_block_order(ranks: int, microbatches: int, spacing: int, gap: int = 0) -> Order:
-    """The building block repeated every 6 slots, ``W`` in the free slots (oldest first)."""
-    return v_slot_order(v_block_slots(ranks, microbatches, spacing, gap))
-
-
 V_SPACING = {"v-min": 1, "v-half": 2}
 
 
@@ -379,11 +378,11 @@ def v_schedule(name: str, ranks: int, microbatches: int, costs: OpCosts | None =
     options = []
     for gap in range(6):
         block = v_block_slots(ranks, microbatches, V_SPACING[name], gap)
-        variants = [block] + [squeeze_slots([[list(kind) for kind in rank] for rank in block], microbatches, explicit)
-                              for explicit in (False, True)]
+        variants = [block, squeeze_slots(_copied(block), microbatches, explicit_w=False),
+                    # W moved first, then the rest squeezed again around the free slots
+                    squeeze_slots(squeeze_slots(_copied(block), microbatches, explicit_w=True), microbatches,
+                                  explicit_w=False)]
         for n, slots in enumerate(variants):
-            if n == 2:  # W moved first, then the rest squeezed again around the free slots
-                slots = squeeze_slots(slots, microbatches, explicit_w=False)
             order = v_slot_order(slots)
             result = simulate(order, where, S, costs)
             options.append((max(result.peak_memory), result.step_time, gap, n, order))
