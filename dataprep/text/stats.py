@@ -83,6 +83,16 @@ WORD_SPLITS = [
 _LITERAL = {_KEEP_PERIOD, _KEEP_QUOTE}
 
 
+def _rewrite(text: pa.Array, passes: list[tuple[str, str]]) -> pa.Array:
+    """``text`` after each ``(pattern, replacement)`` pass in order (RE2; the marks are undone as literals)."""
+    for pattern, replacement in passes:
+        if pattern in _LITERAL:
+            text = pc.replace_substring(text, pattern, replacement)
+        else:
+            text = pc.replace_substring_regex(text, pattern, replacement)
+    return text
+
+
 def _flat(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The values of a list array and, for each, the index of its list."""
     return pc.list_flatten(lists), np.asarray(pc.list_parent_indices(lists))
@@ -96,9 +106,7 @@ def sentence_ends(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     # only a string with an end mark before white space and more text can hold one: mark those alone
     maybe = np.flatnonzero(np.asarray(pc.match_substring_regex(text, _MAYBE_SENTENCE_END), dtype=bool))
     if len(maybe):
-        marked = text.take(pa.array(maybe))
-        for pattern, replacement in NOT_SENTENCE_ENDS:
-            marked = pc.replace_substring_regex(marked, pattern, replacement)
+        marked = _rewrite(text.take(pa.array(maybe)), NOT_SENTENCE_ENDS)
         counts[maybe] = np.asarray(pc.count_substring_regex(marked, SENTENCE_END), dtype=np.int64)
     return counts
 
@@ -128,12 +136,7 @@ class TextStats:
     # -- words ---------------------------------------------------------------------------
     @cached_property
     def _words(self) -> tuple[pa.Array, np.ndarray]:
-        spaced = self.text
-        for pattern, replacement in WORD_SPLITS:
-            if pattern in _LITERAL:
-                spaced = pc.replace_substring(spaced, pattern, replacement)
-            else:
-                spaced = pc.replace_substring_regex(spaced, pattern, replacement)
+        spaced = _rewrite(self.text, WORD_SPLITS)
         words, parents = _flat(pc.utf8_split_whitespace(pc.utf8_trim_whitespace(spaced)))
         nonempty = np.asarray(pc.greater(pc.utf8_length(words), 0), dtype=bool)  # "" splits into [""]
         return words.filter(pa.array(nonempty)), parents[nonempty]
