@@ -12,6 +12,10 @@ import hashlib
 
 import pyarrow as pa
 
+from dataprep.pandas_deferral import defer_pandas
+
+defer_pandas()  # before any module of dataprep converts a value: pyarrow's probe must not import pandas
+
 ID = "id"
 TEXT = "text"
 SOURCE = "source"

@@ -12,15 +12,16 @@ from tests.conftest import REPO
 
 #: layer of each part, lowest first: a part may import its own modules and any lower layer
 LAYERS = {
-    "dataprep.schema": 0,
-    "dataprep.io": 1,
-    "dataprep.text": 2, "dataprep.transform": 2,
-    "dataprep.config": 3,
-    "dataprep.report": 4,
-    "dataprep.engine": 5,
-    "dataprep.dedup": 6, "dataprep.train": 6,
-    "dataprep.transforms": 7,
-    "dataprep.cli": 8,
+    "dataprep.pandas_deferral": 0,
+    "dataprep.schema": 1,
+    "dataprep.io": 2,
+    "dataprep.text": 3, "dataprep.transform": 3,
+    "dataprep.config": 4,
+    "dataprep.report": 5,
+    "dataprep.engine": 6,
+    "dataprep.dedup": 7, "dataprep.train": 7,
+    "dataprep.transforms": 8,
+    "dataprep.cli": 9,
 }
 FACADES = {"dataprep", "dataprep.loader"}  # the public API re-exports; nothing inside may import them
 SOURCES = {"dataprep": REPO / "dataprep", "dataprep.transforms": REPO / "transforms", "dataprep.cli": REPO / "cli"}
