@@ -24,8 +24,8 @@ import threading
 from types import ModuleType
 from typing import Any
 
-_done = threading.Lock()
-_deferred = False
+_once = threading.Lock()
+_deferred = False  # defer_pandas has run in this process
 
 
 class _TellPyarrowAfterLoad(importlib.abc.Loader):
@@ -73,11 +73,12 @@ def defer_pandas() -> None:
     """Answer pyarrow's pandas probe without importing pandas (once per process; nothing to do
     when pandas is already imported or not installed)."""
     global _deferred
-    with _done:
-        if _deferred or "pandas" in sys.modules or importlib.util.find_spec("pandas") is None:
-            _deferred = True
+    with _once:
+        if _deferred:
             return
         _deferred = True
+        if "pandas" in sys.modules or importlib.util.find_spec("pandas") is None:
+            return
         import pyarrow as pa
 
         finder = _PandasFinder()
