@@ -8,7 +8,9 @@ start-up included (the loop's imports and model load, our CLI, cluster and outpu
 processing is the loop's own loop against the time our worker spent reading, extracting and
 identifying (from stats.json).  Each of ours is compared with the loop's figure of the same
 kind, with extraction in its sandboxed child process (the default) and in the worker
-(``timeout_s: null``), to show what the child costs.
+(``timeout_s: null``), to show what the child costs.  Since the machine's speed drifts, the
+end-to-end ratios are also given as the median of each round's own ratio (the loop and ours
+run back to back in every round).
 
     .venv/bin/python benchmarks/extract_langid.py [--repeat 3]
 """
@@ -124,6 +126,10 @@ def main() -> None:
     print(f"{'method':40} {'seconds':>8} {'docs/s':>8} {'ratio vs loop':>14}")
     for name, seconds, theirs in rows:
         print(f"{name:40} {seconds:8.2f} {pages / seconds:8.1f} {theirs / seconds:14.2f}")
+    # the machine's speed drifts between rounds; each round's own ratio cancels the drift
+    paired = [statistics.median(a / b for a, b in zip(loop_wall, ours)) for ours in (pipe_wall, inproc_wall)]
+    print(f"end to end, median of each round's own ratio: {paired[0]:.2f} (sandboxed), {paired[1]:.2f} "
+          f"(timeout_s: null)")
     print(f"kept (lang=en): {kept_pipe} of {pages}; median of {args.repeat} runs; cores: {os.cpu_count()}")
 
 
