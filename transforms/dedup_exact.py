@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from dataprep.dedup import removals
-from dataprep.dedup.hash_groups import hash_groups
+from dataprep.dedup.hash_groups import repeated_hash_groups
 from dataprep.dedup.policy import DedupPolicyParams, Keep, decide, with_reference
 from dataprep.dedup.reference import summarize_reference
 from dataprep.engine.exchange import key_partition
@@ -59,7 +59,7 @@ def _duplicates(table: pa.Table, partition: int, keep: Keep) -> pa.Table:
     if not table.num_rows:
         return pa.table({ID: pa.array([], pa.string()), "duplicate_of": pa.array([], pa.string()),
                          "reason": pa.array([], pa.string()), "shard": pa.array([], pa.string())})
-    groups = hash_groups(table, [ID])
+    groups = repeated_hash_groups(table, [ID])
     ids = groups.rows.column(ID).combine_chunks()
     reps = ids.take(pa.array(np.flatnonzero(groups.first)[groups.group]))
     duplicate_of, reasons, _ = decide(ids, reps, groups.sizes() > 1, keep, "dedup_exact:duplicate",

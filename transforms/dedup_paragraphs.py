@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from dataprep.dedup import removals
-from dataprep.dedup.hash_groups import hash_groups
+from dataprep.dedup.hash_groups import repeated_hash_groups
 from dataprep.dedup.unit_hashes import unit_hashes
 from dataprep.engine.exchange import key_partition
 from dataprep.engine.summaries import Summaries
@@ -58,7 +58,7 @@ def _cuts(table: pa.Table, partition: int, max_count: int | None) -> pa.Table:
     if not table.num_rows:
         return pa.table({ID: pa.array([], pa.string()), "unit": pa.array([], pa.int64()),
                          "shard": pa.array([], pa.string())})
-    groups = hash_groups(table, [ID, "unit"])
+    groups = repeated_hash_groups(table, [ID, "unit"])
     cut = ~groups.first if max_count is None else groups.sizes() > max_count
     return groups.rows.filter(pa.array(cut)).select([ID, "unit", "shard"])
 
