@@ -72,3 +72,26 @@ def test_the_child_imports_from_the_parents_path_whatever_its_working_directory(
     box = Sandbox("tests.helpers.sandbox_work:work", {}, timeout_s=5.0)
     assert box.map(["x"]) == [(OK, "X")]
     box.close()
+
+
+def test_frames_cross_whole_when_a_write_is_cut_short_or_larger_than_the_pipe(monkeypatch) -> None:
+    import os
+    import threading
+
+    from dataprep.engine import sandbox
+
+    read_fd, write_fd = os.pipe()
+    real_writev = os.writev
+    monkeypatch.setattr(os, "writev", lambda fd, parts: real_writev(fd, [parts[0][:3]]))  # as a signal would
+    got = []
+    reader = sandbox._FrameReader(read_fd)
+    thread = threading.Thread(target=lambda: got.extend(reader.read(5.0) for _ in range(3)))
+    thread.start()
+    items = [{"page": "x" * 3_000_000}, ["é" * 10, None], "last"]  # the first is larger than any pipe
+    for item in items:
+        sandbox._write_frame(write_fd, item)
+    thread.join(10)
+    os.close(write_fd)
+    assert got == [(OK, item) for item in items]
+    assert reader.read(1.0) == (CRASHED, None)  # the writer closed: no frame, no hang
+    os.close(read_fd)
