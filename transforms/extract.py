@@ -13,7 +13,8 @@ Extraction runs in a child process of the worker (:mod:`dataprep.engine.sandbox`
 worker thread, started once): a page that takes longer than ``timeout_s`` gets its child killed
 and is removed as ``extract:timeout``; one that crashes the child (a native fault) is removed
 as ``extract:crashed``; either way a new child takes the rest of the batch.  The child costs a
-copy of each page through a pipe, a few percent of the extraction time.
+copy of each page through a pipe, a few percent of the extraction time.  Pages go to the engine as
+the UTF-8 bytes of the column (:mod:`dataprep.text.html_extract`), never decoded to ``str``.
 """
 
 from __future__ import annotations
@@ -70,28 +71,29 @@ class Extract(Transform):
         box = getattr(local, "box", None)
         if box is None:
             box = local.box = Sandbox("dataprep.text.html_extract:extract_page", self._config(), self.params.timeout_s,
-                                      warmup=WARMUP_PAGE)
+                                      warmup=WARMUP_PAGE.encode())
         return box
 
-    def _extract(self, pages: list[str]) -> list[tuple[str, tuple[str, str | None] | None]]:
+    def _extract(self, pages: list[bytes]) -> list[tuple[str, tuple[str, str | None] | None]]:
         """(status, (text, title)) per page: in the sandbox when there is a time limit."""
         if self.params.timeout_s is None:
             return [(OK, extract_page(html, **self._config())) for html in pages]
         return self._sandbox().map(pages)
 
-    def _too_deep(self, html: str) -> bool:
-        # Only a page with more tags than the limit can nest deeper than it (str.count is
-        # cheap); such pages get the exact count of open container elements.
-        if html.count("<") <= 2 * self.params.max_depth:
+    def _too_deep(self, html: bytes) -> bool:
+        # Only a page with more tags than the limit can nest deeper than it (bytes.count is
+        # cheap, and "<" is one byte in UTF-8); such pages get the exact count of open container elements.
+        if html.count(b"<") <= 2 * self.params.max_depth:
             return False
-        signs = CONTAINER_TAG.findall(html)
+        signs = CONTAINER_TAG.findall(html.decode("utf-8"))
         depth = np.cumsum(np.fromiter((-1 if x else 1 for x in signs), dtype=np.int32, count=len(signs)))
         return bool(len(depth)) and int(depth.max()) > self.params.max_depth
 
     def process(self, batch: pa.Table) -> StageOutput:
         has_types = "content_type" in batch.schema.names
         types = batch.column("content_type").to_pylist() if has_types else [None] * batch.num_rows
-        pages = batch.column(TEXT).to_pylist()
+        # UTF-8 bytes, not str: no decoding here, no encoding by pickle or by the engine (html_extract)
+        pages = batch.column(TEXT).cast(pa.large_binary()).to_pylist()
         texts: list[str] = [""] * len(pages)
         titles: list[str | None] = [None] * len(pages)
         reasons: list[str | None] = [None] * len(pages)
