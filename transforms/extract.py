@@ -85,7 +85,7 @@ class Extract(Transform):
         # cheap, and "<" is one byte in UTF-8); such pages get the exact count of open container elements.
         if html.count(b"<") <= 2 * self.params.max_depth:
             return False
-        signs = CONTAINER_TAG.findall(html.decode("utf-8"))
+        signs = CONTAINER_TAG.findall(html.decode("utf-8", "replace"))
         depth = np.cumsum(np.fromiter((-1 if x else 1 for x in signs), dtype=np.int32, count=len(signs)))
         return bool(len(depth)) and int(depth.max()) > self.params.max_depth
 

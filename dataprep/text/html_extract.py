@@ -59,7 +59,7 @@ def extract_page(html: str | bytes, engine: str, main_content: bool, links: bool
     import trafilatura
 
     if isinstance(html, bytes):
-        html = html.decode("utf-8")  # not trafilatura's own guess of the encoding: the stage's text is UTF-8
+        html = html.decode("utf-8", "replace")  # not trafilatura's own guess of the encoding: the text is UTF-8
 
     # extract() without metadata: the metadata pass costs ~0.6x the extraction itself, and the
     # title comes from <title>, as for resiliparse
