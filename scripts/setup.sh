@@ -11,7 +11,8 @@ PY="${PYTHON:-python3}"
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dataprep needs Python 3.11 or newer")'
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.dataprep-setup
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+# (setup.py and the C source too: an editable install compiles dataprep.text._unit_kernel once)
+want=$(cat pyproject.toml setup.py dataprep/text/_unit_kernel.c scripts/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setting up .venv (first time: about a minute; log in .venv/setup.log)..." >&2
   log=.venv/setup.log

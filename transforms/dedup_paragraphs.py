@@ -13,9 +13,10 @@ tasks (:mod:`dataprep.engine.exchange`, ``partitions`` of them) and decides, per
   navigation lines, cookie notices), and the rest are left alone.
 
 Each shard then loads only its own cut list and rebuilds the texts it touches.  Both passes are
-vectorised over a batch: units are found in the texts' buffer and hashed with NumPy
-(:mod:`dataprep.dedup.unit_hashes`), and a text is cut by joining the slices of its own buffer
-that stay (:mod:`dataprep.text.text_units`).  Documents gain
+vectorised over a batch: units are found in the texts' buffer and hashed
+(:mod:`dataprep.dedup.unit_hashes`), and a text is rebuilt from the slices of its own buffer that
+stay (:mod:`dataprep.text.text_units`), each in one compiled pass where the package has its C
+module (:mod:`dataprep.text.native`), in NumPy otherwise, with the same result.  Documents gain
 ``para_kept_frac`` (characters kept / characters before, 1.0 when nothing was cut); a document
 left with fewer than ``min_chars`` characters is removed (``dedup_paragraphs:too_short``).
 

@@ -141,14 +141,16 @@ def multibyte_codepoints(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return lead, cp, length
 
 
-def lower_nfc(text: pa.Array) -> pa.Array:
+def lower_nfc(text: pa.Array, ascii_lower: bool = True) -> pa.Array:
     """Lower-cased NFC text; Unicode lower case computed only for the texts with a non-ASCII
-    character that it changes (ASCII lower case for the rest), NFC only for the texts it could change."""
+    character that it changes (ASCII lower case for the rest), NFC only for the texts it could change.
+    ``ascii_lower=False`` leaves the ASCII lower case of the rest to the caller (whose byte loop
+    does it anyway): applied afterwards, it gives the same text."""
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     text = pc.fill_null(text.cast(pa.large_string()), "")
     data, offsets = utf8_buffers(text)
     lead, cp, _ = multibyte_codepoints(data)
-    lowered = pc.ascii_lower(text)  # exact for the texts that are all ASCII
+    lowered = pc.ascii_lower(text) if ascii_lower else text  # exact for the texts that are all ASCII
     if len(lead) == 0:
         return lowered
     cased = lead[~is_lower_fixed(cp)]

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep.dedup.byte_words import lower_nfc, multibyte_codepoints
+from dataprep.text import native
 from dataprep.text.hashing import span_hash_pair, utf8_buffers
 from dataprep.text.text_units import unit_bounds
 
@@ -31,6 +32,8 @@ ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 UNICODE_SPACE = np.array([0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000])
 _IS_UNICODE_SPACE = np.zeros(int(UNICODE_SPACE.max()) + 2, dtype=bool)  # by code point; the last: all above
 _IS_UNICODE_SPACE[UNICODE_SPACE] = True
+_ASCII_LOWER = np.arange(256, dtype=np.uint8)  # byte -> its ASCII lower case
+_ASCII_LOWER[65:91] += 32
 
 
 def normal_form_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,7 +47,8 @@ def normal_form_bytes(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray
         hit = _IS_UNICODE_SPACE[np.minimum(cp, len(_IS_UNICODE_SPACE) - 1)]
         wide_space = lead[hit]
         for k in range(int(length[hit].max(initial=0))):  # every byte of it is a space, so all but the first drop
-            space[(wide_space + k)[k < length[hit]]] = True
+            at = (wide_space + k)[k < length[hit]]
+            space[at[at < len(data)]] = True  # (invalid UTF-8 may cut the last one short)
     drop = np.zeros(len(data), dtype=bool)
     np.logical_and(space[1:], space[:-1], out=drop[1:])
     begins = offsets[:-1][offsets[:-1] < len(data)]
@@ -72,10 +76,22 @@ def span_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple
 def unit_hashes(texts: pa.Array | pa.ChunkedArray, unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(h1, h2, text, index) of every unit (:mod:`dataprep.text.text_units`: ``line`` or
     ``paragraph``) of ``texts`` whose normal form is not empty.  The texts are lower-cased and
-    NFC-ed whole (neither changes a line or paragraph break), then cut at the breaks in place."""
+    NFC-ed whole (neither changes a line or paragraph break; ASCII lower case is left to the
+    loop), then cut at the breaks in place, by the compiled loop where the package has it
+    (:mod:`dataprep.text.native`: the same result)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    data, offsets = utf8_buffers(lower_nfc(texts))
+    data, offsets = utf8_buffers(lower_nfc(texts, ascii_lower=False))
+    if native.AVAILABLE:
+        return native.unit_hashes(data, offsets, unit)
+    return unit_hashes_numpy(data, offsets, unit)
+
+
+def unit_hashes_numpy(data: np.ndarray, offsets: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                                  np.ndarray]:
+    """:func:`unit_hashes` of the texts given as (bytes, offsets from 0), Unicode lower case and
+    NFC already applied, in NumPy: ASCII lower case, then units, normal form and hashes."""
+    data = _ASCII_LOWER[data]
     bounds, text, index = unit_bounds(data, offsets, unit)
     out, starts, ends = normal_form_bytes(data, bounds)
     keep = ends > starts

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep.text import native
 from dataprep.text.hashing import utf8_buffers
 
 #: a paragraph break: a line break, then one or more lines of only blanks (the same in RE2 and Python's re)
@@ -57,7 +58,15 @@ def unit_bounds(data: np.ndarray, offsets: np.ndarray, unit: str) -> tuple[np.nd
 
 
 def cut_units(texts: pa.Array, rows: np.ndarray, units: np.ndarray, unit: str) -> pa.Array:
-    """``texts`` (large_string) without unit ``units[i]`` of text ``rows[i]``, for every i."""
+    """``texts`` (large_string) without unit ``units[i]`` of text ``rows[i]``, for every i; by the
+    compiled loop where the package has it (:mod:`dataprep.text.native`: the same texts)."""
+    if native.AVAILABLE and not texts.null_count:
+        return native.cut_units(*utf8_buffers(texts), rows, units, unit)
+    return cut_units_numpy(texts, rows, units, unit)
+
+
+def cut_units_numpy(texts: pa.Array, rows: np.ndarray, units: np.ndarray, unit: str) -> pa.Array:
+    """:func:`cut_units` in NumPy and Arrow."""
     data, offsets = utf8_buffers(texts)
     n = len(texts)
     start, end, row = breaks(data, offsets, unit)
