@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 #: layer of each part, lowest first: a part may import its own modules and any lower layer
 LAYERS = {
-    "dataprep.pandas_deferral": 0,
+    "dataprep.pandas_deferral": 0, "dataprep.sorted_unique": 0,
     "dataprep.schema": 1,
     "dataprep.io": 2,
     "dataprep.text": 3, "dataprep.transform": 3,

@@ -35,6 +35,7 @@ from pydantic import Field, field_validator
 from dataprep.dedup.ngrams import NGramSet, window_hashes, word_ngrams
 from dataprep.io.atomic import atomic_file
 from dataprep.schema import TEXT
+from dataprep.sorted_unique import sorted_unique
 from dataprep.text.hashing import word_hashes
 from dataprep.transform import Params, StageOutput, Transform, set_columns, split_by_reason
 
@@ -103,7 +104,7 @@ def reference_texts(spec: Benchmark) -> list[str]:
 def reference_ngrams(texts: list[str], n: int) -> np.ndarray:
     """The sorted, unique n-gram hashes of ``texts``."""
     hashes = [word_ngrams(pa.array(texts[i:i + 4096], pa.large_string()), n).hashes for i in range(0, len(texts), 4096)]
-    return np.unique(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
+    return sorted_unique(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
 
 
 def _is_word(c: str) -> bool:

@@ -45,6 +45,7 @@ from dataprep.engine.exchange import key_partition
 from dataprep.engine.summaries import Summaries
 from dataprep.io.state_files import read_table, reset_folder, write_table
 from dataprep.schema import ID, TEXT
+from dataprep.sorted_unique import sorted_unique
 from dataprep.transform import GlobalTransform, StageOutput
 
 
@@ -79,7 +80,7 @@ class MinHashParams(DedupPolicyParams):
 def _shingle_sets(text: pa.Array, ngram: int, mode: str) -> pa.Array:
     """list<uint32>: the sorted distinct shingle hashes of every document."""
     hv, doc = shingle_hashes(text, ngram, mode)
-    keys = np.unique((doc.astype(np.uint64) << np.uint64(32)) | hv.astype(np.uint64))
+    keys = sorted_unique((doc.astype(np.uint64) << np.uint64(32)) | hv.astype(np.uint64))
     offsets = np.searchsorted((keys >> np.uint64(32)).astype(np.int64), np.arange(len(text) + 1))
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)),
                                     pa.array((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)))

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep.sorted_unique import sorted_unique
 from dataprep.text.hashing import utf8_buffers
 
 WORD_CHAR = r"^[\pL\pN\pM]$"
@@ -69,7 +70,7 @@ def _ask(table: np.ndarray, codepoints: np.ndarray, answer) -> np.ndarray:
     """``table[codepoints] == 1``, filling unknown entries with ``answer(code points)``, asked for
     the whole 128-code-point pages of the unknown ones (a call costs ~1 ms, so a page asked once
     spares the later batches that meet its neighbours)."""
-    pages = np.unique(codepoints[table[codepoints] < 0] >> 7)
+    pages = sorted_unique(codepoints[table[codepoints] < 0] >> 7)
     if len(pages):
         unknown = ((pages << 7)[:, None] + np.arange(128)).reshape(-1)
         values = np.asarray(answer(unknown), dtype=np.int8)
@@ -203,7 +204,7 @@ def byte_words(text: pa.Array | pa.ChunkedArray, mode: str = "word") -> ByteWord
             change = np.concatenate([change, [len(data)]])
         starts, ends = change[0::2], change[1::2]
         bounds = offsets[1:-1]
-        inner = np.unique(bounds[(bounds > 0) & (bounds < len(data))])  # empty documents repeat one
+        inner = sorted_unique(bounds[(bounds > 0) & (bounds < len(data))])  # empty documents repeat one
         cross = inner[is_word[inner - 1] & is_word[inner]]  # a document boundary ends and starts words
         if len(cross):
             starts = np.insert(starts, np.searchsorted(starts, cross), cross)

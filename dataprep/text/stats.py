@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep.sorted_unique import sorted_unique
 from dataprep.text.hashing import MIX
 from dataprep.text.patterns import LINE_BREAK
 
@@ -182,7 +183,7 @@ class TextStats:
         """How many distinct words of ``vocabulary`` each document contains (case-sensitive)."""
         codes = np.asarray(pc.index_in(self.words, value_set=pa.array(vocabulary, self.words.type)).fill_null(-1))
         hit = codes >= 0
-        pairs = np.unique(self.word_doc[hit].astype(np.int64) * len(vocabulary) + codes[hit])
+        pairs = sorted_unique(self.word_doc[hit].astype(np.int64) * len(vocabulary) + codes[hit])
         return self.per_doc(pairs // len(vocabulary)).astype(np.int64)
 
     @cached_property
