@@ -12,11 +12,13 @@ with each op's time drawn from the spread of that op's recorded times instead of
 (``dataprep.train.timeline.predict_with_spread``, 200 seeded trials): the idle that ranks
 meeting each other with unequal op times add (the vocabulary passes meet twice per microbatch).
 
-The default model (d_model 256) makes each op take 20-60 ms on one CPU core.  With smaller
-ops (``--d-model 128``: 10-30 ms) the measured bubble of the multi-chunk schedules runs a few
-points above the simulation on a 2-core machine: the two ranks' compute threads hold both
-cores, so the gloo threads that move activations wait for a core (several ms per transfer),
-which the simulator's idle ping-pong transfer time does not include.
+The default model (d_model 256) makes each op take 20-60 ms on one CPU core.  A receive posted
+just before the compute that needs it cost about 5 ms on this 2-core machine (the idle ping-pong
+takes 0.1 ms), so on gloo the trainer posts every receive one compute action early
+(``dataprep/train/recv_prefetch.py``): looped BFS, whose second rank met that wait at every
+microbatch, went from 4.5-5.6 points of bubble over the simulation to about 3.  With smaller ops
+(``--d-model 128``: 10-30 ms) the multi-chunk schedules still run a few points over: the two
+ranks' compute threads hold both cores and the gloo threads that move activations wait for one.
 
 ``--vocab-size N`` pads the model's vocabulary to N rows (``model.vocab_size``) with a small
 ``--d-model``: the large-vocabulary case, where the head dominates the last stage.  With it,

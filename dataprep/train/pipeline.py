@@ -24,6 +24,7 @@ from torch.distributed.pipelining import PipelineStage
 from dataprep.train.memory_model import stage_memory
 from dataprep.train.model import GPTConfig, StageModule
 from dataprep.train.partition import Partition, split_model, vocab_cost
+from dataprep.train.recv_prefetch import post_receives_early
 from dataprep.train.schedule_specs import ScheduleError
 from dataprep.train.schedules import ScheduleFromActions, ScheduleSpec, rank_actions, runtime_class
 from dataprep.train.simulate import OpCosts
@@ -295,6 +296,8 @@ def build_rank_pipeline(cfg: GPTConfig, spec: ScheduleSpec, *, rank: int, ranks:
                                            precision, activation_limit)
         schedule = runtime(stages if spec.multi else stages[0], microbatches, loss_fn=loss_fn, scale_grads=False,
                            **extra)
+    if dist.get_backend(group) == "gloo":  # see dataprep.train.recv_prefetch for why not on NCCL
+        post_receives_early(schedule)
     timer.wrap_loss(schedule)
     return RankPipeline(modules, stages, schedule, part, timer, num_stages, spec.stage_to_rank(ranks), microbatches,
                         loss_fn, device, cfg.d_model, activation_dtype, group, vocab)

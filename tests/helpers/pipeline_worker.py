@@ -102,7 +102,9 @@ def main(rank: int, world: int, init: str, out: str, names: list[str]) -> None:
                 grads[pname] = p.grad.detach().clone()
         peak, live_after = live.peak, live.live
         continued = straight_and_resumed(pipe, spec, rank, world, Path(out) / f"checkpoint-{name}")
+        lowered = getattr(pipe.schedule, "pipeline_order_with_comms", {}).get(rank)  # action-list schedules only
         torch.save({"grads": grads, "losses": [float(x.detach()) for x in losses],
+                    "actions": [str(a) for a in lowered] if lowered is not None else None,
                     "bounds": list(pipe.partition.bounds), "peak_live": peak, "live_after": live_after,
                     **continued}, Path(out) / f"{name}-rank{rank}.pt")
         dist.barrier()

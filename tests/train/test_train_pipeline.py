@@ -46,6 +46,14 @@ def test_schedule_loss_and_gradients_equal_the_unsplit_model(pipeline_grads: Pat
         torch.testing.assert_close(grads[n], g, rtol=1e-4, atol=1e-5, msg=lambda m, n=n: f"{name} {n}: {m}")
 
 
+def test_on_gloo_a_receive_is_posted_before_the_compute_that_precedes_it(pipeline_grads: Path) -> None:
+    """The runs above (whose gradients equal the unsplit model's) ran the action lists with
+    receives posted early (dataprep.train.recv_prefetch): looped BFS's second rank posts the
+    second microbatch's receive before its first forward, where the library posts it after."""
+    actions = torch.load(pipeline_grads / "looped-bfs-rank1.pt", weights_only=True)["actions"]
+    assert actions.index("1RECV_F1") < actions.index("1F0") < actions.index("1SEND_F0")
+
+
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_a_checkpoint_continues_every_schedule_bit_for_bit(pipeline_grads: Path, name: str) -> None:
     """After an update, two steps straight on give the same losses, bit for bit, as the same two
