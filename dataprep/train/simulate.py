@@ -204,11 +204,11 @@ def _leaves(action: _Action) -> list[_Action]:
 
 def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Callable[[int], int], num_stages: int,
              costs: OpCosts, *, sync: bool = True, iterations: int | None = None,
-             jitter: Callable[[str, int], float] | None = None) -> SimResult:
+             jitter: Callable[[str, int, int], float] | None = None) -> SimResult:
     """Run the per-rank action lists as soon as possible in order; see the module docstring.
 
-    ``jitter(kind, stage)``, where given, is called once per op the simulation runs (in a fixed
-    order) and multiplies that op's cost: op times that spread instead of all being their mean
+    ``jitter(kind, stage, rank)``, where given, is called once per op the simulation runs (in a
+    fixed order) and multiplies that op's cost: op times that spread instead of all being their mean
     (:func:`dataprep.train.timeline.predict_with_spread` draws it from a run's recorded ops)."""
     ranks = sorted(actions)
     lists = {r: [a for a in actions[r]
@@ -266,7 +266,7 @@ def simulate(actions: Mapping[int, Sequence[_Action | None]], stage_to_rank: Cal
                 t = start
                 for a in leaves:  # an overlapped pair costs the sum of its parts on one device
                     kind, s, mb = a.computation_type, a.stage_index, a.microbatch_index
-                    end = t + costs.of(kind, s) * (jitter(kind.value, s) if jitter else 1.0)
+                    end = t + costs.of(kind, s) * (jitter(kind.value, s, r) if jitter else 1.0)
                     spans.append(Span(r, kind.value, s, mb, t, end, it))
                     if is_vocab(a):  # keyed by rank: T waits for every rank's S
                         done[(kind.value, r, mb, it)] = end

@@ -64,17 +64,19 @@ def _simulation_inputs(doc: dict[str, Any], comm: float | None) -> tuple[Any, ..
     return actions, spec.stage_to_rank(doc["ranks"]), doc["ranks"] * doc["stages_per_rank"], costs
 
 
-def op_spread(doc: dict[str, Any]) -> dict[tuple[str, int], list[float]]:
-    """Per op kind and stage, the recorded step's durations of that op over their mean (mean 1).
-    The vocabulary passes (stage -1) run on every rank and are pooled over the ranks."""
-    durations: dict[tuple[str, int], list[float]] = defaultdict(list)
+def op_spread(doc: dict[str, Any]) -> dict[tuple[str, int, int], list[float]]:
+    """Per op kind, stage and rank, the recorded step's durations of that op over the mean of the
+    kind and stage (the cost the simulation charges).  A stage runs on one rank; the vocabulary
+    passes (stage -1) run on every rank, and a rank whose passes run slower than the others' keeps
+    factors above 1, so the prediction sees it wait less and make the others wait more."""
+    durations: dict[tuple[str, int, int], list[float]] = defaultdict(list)
     for span in measured_spans(doc):
-        durations[(span.kind, span.stage)].append(span.end - span.start)
-    spread = {}
-    for key, values in durations.items():
-        mean = statistics.fmean(values)
-        spread[key] = [v / mean for v in values] if mean > 0 else [1.0] * len(values)
-    return spread
+        durations[(span.kind, span.stage, span.rank)].append(span.end - span.start)
+    means = {(kind, stage): statistics.fmean([v for (k, s, _), vs in durations.items() if (k, s) == (kind, stage)
+                                              for v in vs])
+             for kind, stage, _ in durations}
+    return {key: [v / means[key[:2]] for v in values] if means[key[:2]] > 0 else [1.0] * len(values)
+            for key, values in durations.items()}
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,8 @@ def predict_with_spread(doc: dict[str, Any], comm: float | None = None, *, trial
     spread = op_spread(doc)
     rng = random.Random(doc.get("seed", 0) if seed is None else seed)
 
-    def jitter(kind: str, stage: int) -> float:
-        factors = spread.get((kind, stage))
+    def jitter(kind: str, stage: int, rank: int) -> float:
+        factors = spread.get((kind, stage, rank))
         return rng.choice(factors) if factors else 1.0
 
     inputs = _simulation_inputs(doc, comm)  # built once: only the draws differ between trials

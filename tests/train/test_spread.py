@@ -29,10 +29,10 @@ def test_at_each_meeting_the_faster_rank_waits_for_the_slower(m: int) -> None:
     assert mean.step_time == pytest.approx(m) and mean.bubble == pytest.approx([0.0, 0.0])
 
     factors = itertools.cycle([0.5, 1.5, 1.5, 0.5])  # the S passes run rank 0, rank 1, rank 0, ...
-    calls: list[tuple[str, int]] = []
+    calls: list[tuple[str, int, int]] = []
 
-    def jitter(kind: str, stage: int) -> float:
-        calls.append((kind, stage))
+    def jitter(kind: str, stage: int, rank: int) -> float:
+        calls.append((kind, stage, rank))
         return next(factors) if kind == "S" else 1.0
 
     spread = simulate(actions, lambda s: 0, 1, costs, jitter=jitter)
@@ -40,7 +40,7 @@ def test_at_each_meeting_the_faster_rank_waits_for_the_slower(m: int) -> None:
     assert spread.busy == pytest.approx([m, m])  # each rank's own work is unchanged on average
     assert spread.bubble == pytest.approx([1 / 3, 1 / 3])
     assert len(calls) == sum(len(a) for a in actions.values())  # one draw per op run
-    assert calls.count(("S", -1)) == 2 * m
+    assert calls.count(("S", -1, 0)) == calls.count(("S", -1, 1)) == m
 
 
 def _vocab_doc(s_times: list[float], ranks: int = 2, m: int = 8) -> dict:
@@ -71,7 +71,7 @@ def test_a_step_with_no_spread_predicts_what_mean_costs_predict() -> None:
 
 def test_recorded_spread_adds_the_waits_that_mean_costs_leave_out() -> None:
     doc = _vocab_doc([0.05, 0.15, 0.12, 0.08])
-    factors = op_spread(doc)[("S", -1)]
+    factors = op_spread(doc)[("S", -1, 0)] + op_spread(doc)[("S", -1, 1)]
     assert len(factors) == 2 * 8 and statistics.fmean(factors) == pytest.approx(1.0)
     assert sorted({round(f, 6) for f in factors}) == [0.5, 0.8, 1.2, 1.5]
     mean = predict(doc)
@@ -85,5 +85,25 @@ def test_recorded_spread_adds_the_waits_that_mean_costs_leave_out() -> None:
 def test_ops_the_step_did_not_record_cost_their_mean() -> None:
     doc = _vocab_doc([0.05, 0.15])
     doc["spans"] = [s for s in doc["spans"] if s[1] != "S"]
-    assert ("S", -1) not in op_spread(doc)
+    assert not [key for key in op_spread(doc) if key[0] == "S"]
     assert predict_with_spread(doc, trials=10).mean_bubble == pytest.approx(predict(doc).mean_bubble)
+
+
+def test_a_rank_whose_passes_run_slower_keeps_its_own_factors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank 1's ``S`` passes take 0.15 and rank 0's 0.05 (mean 0.1): at every meeting rank 0
+    waits 0.1.  Per-rank factors (1.5 and 0.5) predict that wait at each meeting; factors pooled
+    over the ranks would pair a slow pass with a slow one half the time and predict less."""
+    from dataprep.train import timeline
+
+    doc = _vocab_doc([0.1])
+    for span in doc["spans"]:
+        if span[1] == "S":
+            span[5] = span[4] + (0.05 if span[0] == 0 else 0.15)
+    spread = op_spread(doc)
+    assert spread[("S", -1, 0)] == pytest.approx([0.5] * 8) and spread[("S", -1, 1)] == pytest.approx([1.5] * 8)
+    per_rank = predict_with_spread(doc, trials=50, seed=1)
+    assert per_rank.bubble_sd == pytest.approx(0.0, abs=1e-12)  # no chance left: every draw is the rank's own
+    both = spread[("S", -1, 0)] + spread[("S", -1, 1)]
+    monkeypatch.setattr(timeline, "op_spread", lambda d: {**spread, ("S", -1, 0): both, ("S", -1, 1): both})
+    pooled = predict_with_spread(doc, trials=200, seed=1)
+    assert per_rank.step_time > pooled.step_time + 0.1 and per_rank.mean_bubble > pooled.mean_bubble
