@@ -6,9 +6,10 @@ space, hashing them, and later rebuilding texts without some of them.  In NumPy
 :func:`dataprep.text.hashing.span_hash_pair`, :func:`dataprep.text.text_units.cut_units`) that is a
 dozen passes over the bytes and their int64 positions; the C module ``_unit_kernel``
 (``_unit_kernel.c``, built by ``setup.py`` when a C compiler is there) does each in one pass: the
-loops about 3x faster, the whole stage 1.6x (5.8x the plain Python loop in process, against 3.5x).  It is written by hand because no library does it: Arrow's kernels
-split and join every string (several times slower), polars was 4x slower than the NumPy code, and
-numba costs 0.3 s of import and a compile in every worker.
+loops about 3x faster, the whole stage 1.6x (5.8x the plain Python loop in process, against 3.5x).
+It is written by hand because no library does it: Arrow's kernels split and join every string
+(several times slower), polars was 4x slower than the NumPy code, and numba costs 0.3 s of import
+and a compile in every worker.
 
 The module is optional: without it (no compiler at install, or ``DATAPREP_NATIVE=0``) the NumPy
 code runs, and it gives the same units, hashes and texts bit for bit, so workers of one cluster may
