@@ -65,16 +65,16 @@ def _simulation_inputs(doc: dict[str, Any], comm: float | None) -> tuple[Any, ..
 
 
 def op_spread(doc: dict[str, Any]) -> dict[tuple[str, int, int], list[float]]:
-    """Per op kind, stage and rank, the recorded step's durations of that op over the mean of the
-    kind and stage (the cost the simulation charges).  A stage runs on one rank; the vocabulary
-    passes (stage -1) run on every rank, and a rank whose passes run slower than the others' keeps
-    factors above 1, so the prediction sees it wait less and make the others wait more."""
+    """Per op kind, stage and rank, the recorded step's durations of that op over the step's mean
+    of that kind and stage.  A stage runs on one rank; the vocabulary passes (stage -1) run on
+    every rank, and a rank whose passes run slower than the others' keeps factors above 1, so the
+    prediction sees it wait less and make the others wait more."""
     durations: dict[tuple[str, int, int], list[float]] = defaultdict(list)
+    pooled: dict[tuple[str, int], list[float]] = defaultdict(list)  # the same, over the ranks
     for span in measured_spans(doc):
         durations[(span.kind, span.stage, span.rank)].append(span.end - span.start)
-    means = {(kind, stage): statistics.fmean([v for (k, s, _), vs in durations.items() if (k, s) == (kind, stage)
-                                              for v in vs])
-             for kind, stage, _ in durations}
+        pooled[(span.kind, span.stage)].append(span.end - span.start)
+    means = {key: statistics.fmean(values) for key, values in pooled.items()}
     return {key: [v / means[key[:2]] for v in values] if means[key[:2]] > 0 else [1.0] * len(values)
             for key, values in durations.items()}
 
@@ -99,7 +99,7 @@ def predict_with_spread(doc: dict[str, Any], comm: float | None = None, *, trial
     slower: the more meetings per step, the more idle time the means leave out (vocabulary
     parallelism meets every rank twice per microbatch).  Here every op the simulation runs costs
     its mean times a factor drawn, independently and with replacement, from :func:`op_spread` of
-    the same op kind and stage (1 where the step recorded none).  Seeded (default: the training
+    the same op kind, stage and rank (1 where the step recorded none).  Seeded (default: the training
     config's ``seed``, which the trainer writes into the timeline): the same timeline gives the
     same prediction."""
     spread = op_spread(doc)
