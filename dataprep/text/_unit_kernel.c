@@ -272,10 +272,14 @@ static PyObject *unit_hashes(PyObject *self, PyObject *args) {
     int64_t *text = views[4].buf, *index = views[5].buf;
     int64_t written = 0;
     int overflow = 0;
-    if (N_ITEMS(views[3]) < capacity || N_ITEMS(views[4]) < capacity || N_ITEMS(views[5]) < capacity) overflow = 1;
-    if (!offsets_valid(offsets, texts, views[0].len)) {
+    const char *bad = NULL;
+    if (N_ITEMS(views[3]) != capacity || N_ITEMS(views[4]) != capacity || N_ITEMS(views[5]) != capacity)
+        bad = "unit_hashes: h1, h2, text and index need the same number of items";
+    else if (!offsets_valid(offsets, texts, views[0].len))
+        bad = "unit_hashes: offsets must rise from 0 to at most the bytes' length";
+    if (bad) {
         release_six(views);
-        PyErr_SetString(PyExc_ValueError, "unit_hashes: offsets must rise from 0 to at most the bytes' length");
+        PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
     }
     int64_t longest = 0;

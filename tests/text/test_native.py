@@ -98,6 +98,13 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         native.unit_hashes(data, np.array([0, 3, 2], dtype=np.int64), "line")
     with pytest.raises(ValueError, match="offsets must rise"):
         native.unit_hashes(data, np.array([0, 9], dtype=np.int64), "line")
+    from dataprep.text import _unit_kernel
+
+    h, i = np.empty(4, np.uint64), np.empty(4, np.int64)
+    with pytest.raises(ValueError, match="the same number of items"):
+        _unit_kernel.unit_hashes(data, offsets, False, h, h, i, np.empty(3, np.int64))
+    with pytest.raises(ValueError, match="fewer items than the units found"):
+        _unit_kernel.unit_hashes(data, offsets, False, h[:1], h[:1], i[:1], i[:1])
     with pytest.raises(ValueError, match="unit must be one of"):
         native.unit_hashes(data, offsets, "sentence")
 
